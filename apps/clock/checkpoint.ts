@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import { writeFileDurably } from '../shared/atomic-write.ts';
+import { moveAside } from '../shared/state-dir.ts';
+
+/**
+ * The clock's memory, rewritten after every tick: the run in progress and each thread's last tick.
+ * After a kill at any instant, each thread resumes at its last checkpointed tick + 1.
+ */
+export interface Checkpoint {
+  version: typeof CHECKPOINT_VERSION;
+  run: number;
+  /** Wall-clock ms when this run started. */
+  runStartedAt: number;
+  threads: ThreadProgress[];
+}
+
+export interface ThreadProgress {
+  name: string;
+  /** The last tick printed in this run; 0 before the first. */
+  tick: number;
+  /** Wall-clock ms of that tick; null before the first. */
+  at: number | null;
+}
+
+export const CHECKPOINT_VERSION = 1;
+
+/** The checkpoint cannot be used; `reason` says why in a few words. */
+export class CheckpointDamage extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'CheckpointDamage';
+  }
+}
+
+export function serializeCheckpoint(checkpoint: Checkpoint): string {
+  return `${JSON.stringify(checkpoint)}\n`;
+}
+
+export function parseCheckpoint(text: string): Checkpoint {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new CheckpointDamage(text.trim() === '' ? 'empty file' : 'not JSON (truncated?)');
+  }
+  if (!isRecord(value)) throw new CheckpointDamage('not a JSON object');
+  const { version, run, runStartedAt, threads } = value;
+  if (typeof version === 'number' && version > CHECKPOINT_VERSION) {
+    throw new CheckpointDamage(`format version ${version} is newer than this clock's ${CHECKPOINT_VERSION}`);
+  }
+  if (version !== CHECKPOINT_VERSION) throw new CheckpointDamage(`unknown format version ${JSON.stringify(version)}`);
+  if (!isCount(run) || run < 1) throw new CheckpointDamage('"run" is not a whole number from 1');
+  if (!isTime(runStartedAt)) throw new CheckpointDamage('"runStartedAt" is not a time');
+  if (!Array.isArray(threads) || threads.length === 0) throw new CheckpointDamage('"threads" is not a list');
+  const progress = threads.map((thread, index) => {
+    if (!isRecord(thread) || typeof thread.name !== 'string' || !isCount(thread.tick)) {
+      throw new CheckpointDamage(`thread ${index + 1} lacks a name or a whole tick number`);
+    }
+    if (!(thread.at === null || isTime(thread.at)) || (thread.tick > 0 && thread.at === null)) {
+      throw new CheckpointDamage(`thread ${index + 1} has no time for its last tick`);
+    }
+    return { name: thread.name, tick: thread.tick, at: thread.at };
+  });
+  return { version: CHECKPOINT_VERSION, run, runStartedAt, threads: progress };
+}
+
+export type LoadedCheckpoint =
+  | { kind: 'none' }
+  | { kind: 'loaded'; checkpoint: Checkpoint }
+  | { kind: 'damaged'; reason: string; movedTo: string };
+
+/**
+ * Reads the checkpoint. A damaged one is moved aside under a timestamped name, never deleted, so
+ * that it can be looked at; the clock then starts afresh instead of crash-looping on it.
+ */
+export async function loadCheckpoint(path: string, now = new Date()): Promise<LoadedCheckpoint> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+    throw error;
+  }
+  try {
+    return { kind: 'loaded', checkpoint: parseCheckpoint(text) };
+  } catch (error) {
+    if (!(error instanceof CheckpointDamage)) throw error;
+    return { kind: 'damaged', reason: error.reason, movedTo: await moveAside(path, now) };
+  }
+}
+
+export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
+  await writeFileDurably(path, serializeCheckpoint(checkpoint));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
+}

@@ -1,0 +1,69 @@
+import { CHECKPOINT_VERSION, type Checkpoint, type ThreadProgress } from './checkpoint.ts';
+import { resumeDueAt } from './schedule.ts';
+
+/** The clock's progress in memory: what the checkpoint saves and what a restart resumes from. */
+export class Progress {
+  private constructor(
+    public run: number,
+    public runStartedAt: number,
+    readonly threads: ThreadProgress[],
+    readonly ticksPerRun: number,
+  ) {}
+
+  static fresh(names: string[], ticksPerRun: number, nowMs: number): Progress {
+    return new Progress(1, nowMs, names.map((name) => ({ name, tick: 0, at: null })), ticksPerRun);
+  }
+
+  /**
+   * Resumes from a checkpoint, thread by thread in order. A thread the checkpoint lacks (CLOCK_INTERVALS
+   * grew) starts the run at tick 0; one past CLOCK_TICKS (it shrank) counts as done with this run.
+   */
+  static resume(checkpoint: Checkpoint, names: string[], ticksPerRun: number): Progress {
+    const threads = names.map((name, index) => {
+      const saved = checkpoint.threads[index];
+      return saved ? { name, tick: Math.min(saved.tick, ticksPerRun), at: saved.at } : { name, tick: 0, at: null };
+    });
+    return new Progress(checkpoint.run, checkpoint.runStartedAt, threads, ticksPerRun);
+  }
+
+  /** Records thread `index`'s tick; false (and nothing changes) unless it is the one that comes next. */
+  record(index: number, run: number, tick: number, atMs: number): boolean {
+    const thread = this.threads[index];
+    if (!thread || run !== this.run || tick !== thread.tick + 1 || tick > this.ticksPerRun) return false;
+    thread.tick = tick;
+    thread.at = atMs;
+    return true;
+  }
+
+  isThreadDone(index: number): boolean {
+    return (this.threads[index]?.tick ?? 0) >= this.ticksPerRun;
+  }
+
+  isRunComplete(): boolean {
+    return this.threads.every((_, index) => this.isThreadDone(index));
+  }
+
+  startNextRun(nowMs: number): void {
+    this.run += 1;
+    this.runStartedAt = nowMs;
+    for (const thread of this.threads) {
+      thread.tick = 0;
+      thread.at = null;
+    }
+  }
+
+  /** Wall-clock ms when thread `index`'s next tick is due: one interval after its last one, or the run's start. */
+  nextDueAt(index: number, intervalMs: number, nowMs: number): number {
+    const thread = this.threads[index];
+    return resumeDueAt(thread?.at ?? this.runStartedAt, intervalMs, nowMs);
+  }
+
+  toCheckpoint(): Checkpoint {
+    return {
+      version: CHECKPOINT_VERSION,
+      run: this.run,
+      runStartedAt: this.runStartedAt,
+      threads: this.threads.map((thread) => ({ ...thread })),
+    };
+  }
+}

@@ -1,0 +1,55 @@
+import { readFile } from 'node:fs/promises';
+import { writeFileDurably } from '../shared/atomic-write.ts';
+import { moveAside } from '../shared/state-dir.ts';
+
+/**
+ * Crash-loop protection for the start, as s6 does it: a clock that had been ready for over a second
+ * is started again at once; only one that died before it became healthy waits, longer each time.
+ * (PM2's exp_backoff_restart_delay would delay every restart, healthy or not, and reset only after
+ * 30 s of uptime, so PM2 restarts at once and the clock keeps this record itself.)
+ */
+export interface StartRecord {
+  /** Whether the last start became healthy (ready for HEALTHY_AFTER_MS) or stopped on request. */
+  healthy: boolean;
+  /** Starts in a row that died before becoming healthy. */
+  failures: number;
+  at: number;
+}
+
+export const HEALTHY_AFTER_MS = 1_000;
+const FIRST_DELAY_MS = 1_000;
+const MAX_DELAY_MS = 30_000;
+
+/** Consecutive failed starts, counting the previous one if it never became healthy. */
+export function failuresSoFar(previous: StartRecord | undefined): number {
+  return !previous || previous.healthy ? 0 : previous.failures + 1;
+}
+
+/** How long to wait before starting after `failures` failed starts in a row: 0, then 1 s doubling to 30 s. */
+export function backoffDelayMs(failures: number): number {
+  return failures === 0 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** (failures - 1), MAX_DELAY_MS);
+}
+
+/** The record of the last start; a damaged one is moved aside and counts as none. */
+export async function readStartRecord(path: string): Promise<StartRecord | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const value = JSON.parse(text) as Partial<StartRecord>;
+    if (typeof value.healthy === 'boolean' && Number.isSafeInteger(value.failures) && typeof value.at === 'number') {
+      return value as StartRecord;
+    }
+  } catch {
+    // Not JSON: moved aside below like any other damage.
+  }
+  await moveAside(path);
+  return undefined;
+}
+
+export async function writeStartRecord(path: string, record: StartRecord): Promise<void> {
+  await writeFileDurably(path, `${JSON.stringify(record)}\n`);
+}

@@ -1,0 +1,83 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The project's root: this file is apps/shared/config.ts, or dist/shared/config.js once built. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A bad setting, said in one line: the variable, the value it had, what is expected instead. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly value: string | undefined, expected: string) {
+    super(`${variable}=${JSON.stringify(value ?? '')} is not valid: expected ${expected}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface ClockConfig {
+  /** One entry per worker thread: thread-1 ticks every intervalsMs[0], and so on. */
+  intervalsMs: number[];
+  ticksPerRun: number;
+  stateDir: string;
+  /** Whether the fault-injection action (`pm2 trigger clock fault …`) is honoured. */
+  faults: boolean;
+}
+
+const DEFAULT_INTERVALS = '2,4';
+const DEFAULT_TICKS = '20';
+const MIN_INTERVAL_S = 0.01;
+const MAX_INTERVAL_S = 86_400;
+const MAX_TICKS = 1_000_000;
+const DECIMAL = /^(\d+(\.\d*)?|\.\d+)$/;
+
+/** Reads and validates the clock's settings once, at start; throws ConfigError on the first bad one. */
+export function readClockConfig(env: NodeJS.ProcessEnv = process.env): ClockConfig {
+  return {
+    intervalsMs: parseIntervals(env.CLOCK_INTERVALS),
+    ticksPerRun: parseTicks(env.CLOCK_TICKS),
+    stateDir: resolveStateDir(env.STATE_DIR),
+    faults: parseSwitch('CLOCK_FAULTS', env.CLOCK_FAULTS),
+  };
+}
+
+export function parseIntervals(raw: string | undefined): number[] {
+  const text = raw === undefined ? DEFAULT_INTERVALS : raw;
+  const expected =
+    `a comma-separated list of seconds per thread, each from ${MIN_INTERVAL_S} to ${MAX_INTERVAL_S}, ` +
+    `e.g. CLOCK_INTERVALS=${DEFAULT_INTERVALS}`;
+  const parts = text.split(',').map((part) => part.trim());
+  if (text.trim() === '' || parts.some((part) => !DECIMAL.test(part))) {
+    throw new ConfigError('CLOCK_INTERVALS', raw, expected);
+  }
+  const seconds = parts.map(Number);
+  if (seconds.some((s) => s < MIN_INTERVAL_S || s > MAX_INTERVAL_S)) {
+    throw new ConfigError('CLOCK_INTERVALS', raw, expected);
+  }
+  return seconds.map((s) => Math.round(s * 1000));
+}
+
+export function parseTicks(raw: string | undefined): number {
+  const text = (raw === undefined ? DEFAULT_TICKS : raw).trim();
+  const ticks = Number(text);
+  if (!/^\d+$/.test(text) || ticks < 1 || ticks > MAX_TICKS) {
+    throw new ConfigError(
+      'CLOCK_TICKS',
+      raw,
+      `a whole number of ticks per run from 1 to ${MAX_TICKS}, e.g. CLOCK_TICKS=${DEFAULT_TICKS}`,
+    );
+  }
+  return ticks;
+}
+
+/** STATE_DIR defaults to state/ in the project; a relative one is taken from the project's root. */
+export function resolveStateDir(raw: string | undefined): string {
+  if (raw === undefined) return resolve(PROJECT_ROOT, 'state');
+  if (raw.trim() === '') {
+    throw new ConfigError('STATE_DIR', raw, 'a directory path, or leave it unset for state/ in the project');
+  }
+  return isAbsolute(raw) ? raw : resolve(PROJECT_ROOT, raw);
+}
+
+export function parseSwitch(variable: string, raw: string | undefined): boolean {
+  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(variable, raw, `1 (on) or 0 (off), e.g. ${variable}=1`);
+}

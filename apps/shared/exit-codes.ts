@@ -1,0 +1,16 @@
+/**
+ * Exit codes of the clock and the probe. Their meanings are fixed: the README's table, `--help` and
+ * ecosystem.config.js (stop_exit_codes) all rely on them.
+ */
+export const EXIT = {
+  /** Stopped on request (SIGINT/SIGTERM), state saved. */
+  ok: 0,
+  /** A bug: an unexpected error, with its stack trace in the error log. PM2 restarts. */
+  internal: 1,
+  /** Worker threads kept failing (more than 3 restarts in 30 s): escalated so that PM2 restarts the process. */
+  escalated: 70,
+  /** Bad configuration: the one line before it names the variable. PM2 does not restart (stop_exit_codes). */
+  config: 78,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,0 +1,47 @@
+import { constants } from 'node:fs';
+import { access, chmod, mkdir, rename, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from './config.ts';
+
+/** The files of the state directory, named for what they hold. */
+export function statePaths(stateDir: string) {
+  return {
+    /** The clock's memory: run number and each thread's last tick, rewritten after every tick. */
+    checkpoint: join(stateDir, 'checkpoint.json'),
+    /** The clock's pulse for the probe: pid, start time, last tick times; rewritten at least every 500 ms. */
+    heartbeat: join(stateDir, 'heartbeat.json'),
+    /** The state lock: a Unix socket the owning clock listens on; the kernel closes it when that clock dies. */
+    lock: join(stateDir, 'clock.sock'),
+    /** Whether the last start became healthy: drives the start back-off. */
+    starts: join(stateDir, 'starts.json'),
+  };
+}
+
+// A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS), suffixes included.
+const MAX_STATE_DIR_LENGTH = 80;
+
+/** Creates the state directory owner-only (0700), or tightens an existing one; ConfigError if unusable. */
+export async function prepareStateDir(stateDir: string): Promise<void> {
+  const expected = 'a directory this user can create and write, at most 80 characters long';
+  if (stateDir.length > MAX_STATE_DIR_LENGTH) throw new ConfigError('STATE_DIR', stateDir, expected);
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const info = await stat(stateDir);
+    if (process.getuid && info.uid !== process.getuid()) {
+      throw new ConfigError('STATE_DIR', stateDir, `${expected}, owned by this user (it is owned by uid ${info.uid})`);
+    }
+    if ((info.mode & 0o077) !== 0) await chmod(stateDir, 0o700);
+    await access(stateDir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError('STATE_DIR', stateDir, `${expected} (${code})`);
+  }
+}
+
+/** Moves a damaged state file aside under a timestamped name: never deleted, so it can be looked at. */
+export async function moveAside(path: string, now = new Date()): Promise<string> {
+  const movedTo = `${path}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
+  await rename(path, movedTo);
+  return movedTo;
+}

@@ -1,0 +1,51 @@
+// The table of contents: which apps run, how PM2 treats them, and their environment.
+// PM2 loads this file with require(); a named `apps` export is what it reads (Node 20 can require ESM).
+// Settings come from the environment at `pm2 start` time; the clock validates them when it starts.
+import { join, resolve } from 'node:path';
+import { buildIfStale } from './scripts/build-if-stale.js';
+
+const root = import.meta.dirname;
+const env = process.env;
+const logDir = resolve(env.LOG_DIR ?? join(root, 'logs'));
+
+// PM2 runs compiled JavaScript (it starts ~4x faster and holds half the memory of the same code under
+// tsx); compiling here, when a source is newer than its output, means `pm2 start` never runs stale code.
+buildIfStale(root);
+
+/** @type {Record<string, string>} */
+const clockEnv = {
+  CLOCK_INTERVALS: env.CLOCK_INTERVALS ?? '2,4',
+  CLOCK_TICKS: env.CLOCK_TICKS ?? '20',
+  STATE_DIR: resolve(env.STATE_DIR ?? join(root, 'state')),
+  CLOCK_FAULTS: env.CLOCK_FAULTS ?? '0',
+  NODE_ENV: 'production',
+};
+
+export const apps = [
+  {
+    name: 'clock',
+    script: join(root, 'dist/clock/main.js'),
+    cwd: root,
+    exec_mode: 'fork',
+    instances: 1,
+    env: clockEnv,
+    // PM2 counts the clock online only once it says so: lock taken, checkpoint read, workers up.
+    wait_ready: true,
+    listen_timeout: 5000,
+    // The clock stops its workers and flushes its checkpoint in well under a second; SIGKILL after 3 s.
+    kill_timeout: 3000,
+    // Restart at once: the clock holds back by itself only when its last start died before it was
+    // healthy (apps/clock/start-backoff.ts). PM2's exp_backoff_restart_delay would delay every
+    // restart, however healthy the clock was before it.
+    autorestart: true,
+    restart_delay: 0,
+    // PM2's own guard for a clock that cannot even load: 10 starts that each die within 1 s -> errored.
+    min_uptime: 1000,
+    max_restarts: 10,
+    // Exit 78 is a bad setting (one line in the error log names it): restarting cannot fix it.
+    stop_exit_codes: [78],
+    out_file: join(logDir, 'clock.out.log'),
+    error_file: join(logDir, 'clock.err.log'),
+    merge_logs: true,
+  },
+];
