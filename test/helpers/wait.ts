@@ -1,0 +1,36 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readProcStat } from '../../apps/shared/proc-stat.ts';
+
+const POLL_MS = 50;
+
+/**
+ * Waits until `check` returns a value other than undefined/false, polling, and fails with `what`
+ * once `timeoutMs` has passed: tests wait for conditions, never for fixed times.
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const cause = lastError ? ` (last error: ${String(lastError)})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
+    }
+    await sleep(POLL_MS);
+  }
+}
+
+/** Whether a process is alive: not gone and not a zombie (dead, waiting to be reaped). */
+export function isAlive(pid: number): boolean {
+  const stat = readProcStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}

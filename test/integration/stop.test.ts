@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseCheckpoint } from '../../apps/clock/checkpoint.ts';
+import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
+import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../helpers/pm2-sandbox.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+type Context = { sandbox: Sandbox };
+
+/** Each thread's last tick in `log` must be what the checkpoint holds: nothing printed was left unsaved. */
+async function assertCheckpointMatches(sandbox: Sandbox, log: string): Promise<void> {
+  const checkpoint = parseCheckpoint(await readFile(join(sandbox.stateDir, 'checkpoint.json'), 'utf8'));
+  for (const [index, saved] of checkpoint.threads.entries()) {
+    const last = ticksOf(log).filter((t) => t.thread === `thread-${index + 1}`).at(-1);
+    assert.ok(last, `thread-${index + 1} never ticked`);
+    if (last.run === checkpoint.run) assert.is(saved.tick, last.tick, `thread-${index + 1}'s checkpoint`);
+    else assert.ok(last.run === checkpoint.run - 1 && last.tick === last.ticksPerRun && saved.tick === 0);
+  }
+}
+
+// ---
+
+const Pm2Stop = suite<Context>('pm2 stop clock', {} as Context);
+
+Pm2Stop.before(async (context) => {
+  context.sandbox = await createSandbox();
+  await context.sandbox.pm2('start', ECOSYSTEM);
+});
+Pm2Stop.after(async ({ sandbox }) => sandbox.cleanup());
+
+Pm2Stop('stops gracefully, with the checkpoint saved and the lock released', async ({ sandbox }) => {
+  await waitFor('a few ticks', async () => tickCount(await sandbox.outLog()) >= 5);
+  await sandbox.pm2('stop', 'clock');
+  const clock = (await sandbox.list()).find((p) => p.name === 'clock');
+  assert.is(clock?.status, 'stopped');
+  const log = await sandbox.outLog();
+  assert.match(log, /clock: SIGINT received; stopping/);
+  await assertCheckpointMatches(sandbox, log);
+  assert.not.ok(existsSync(join(sandbox.stateDir, 'clock.sock')), 'the lock was left behind');
+  assert.is.not((await sandbox.errLog()).includes('could not stop'), true);
+});
+
+Pm2Stop('pm2 start clock resumes the same run', async ({ sandbox }) => {
+  const count = tickCount(await sandbox.outLog());
+  await sandbox.pm2('start', 'clock');
+  const log = await waitFor('ticks after the start', async () => {
+    const text = await sandbox.outLog();
+    return tickCount(text) >= count + 4 ? text : undefined;
+  });
+  const continuity = checkContinuity(log);
+  assert.is(continuity.breaks, 0);
+  assert.is(continuity.repeats, 0, 'a graceful stop saved every tick, so none repeats');
+});
+
+Pm2Stop.run();
+
+// ---
+
+const Sigterm = suite<Context>('SIGTERM', {} as Context);
+
+Sigterm.before(async (context) => {
+  context.sandbox = await createSandbox();
+});
+Sigterm.after(async ({ sandbox }) => sandbox.cleanup());
+
+Sigterm('exits 0 well inside kill_timeout, checkpoint flushed, lock released', async ({ sandbox }) => {
+  const clock = sandbox.spawnClock();
+  await waitFor('a few ticks', () => ticksOf(clock.output()).length >= 5);
+  const exited = new Promise<number | null>((resolve) => clock.once('exit', (code) => resolve(code)));
+  const sentAt = performance.now();
+  clock.kill('SIGTERM');
+  const code = await exited;
+  const tookMs = performance.now() - sentAt;
+  assert.is(code, 0);
+  assert.ok(tookMs < 1000, `the stop took ${tookMs.toFixed(0)} ms`);
+  assert.match(clock.output(), /clock: SIGTERM received; stopping/);
+  await assertCheckpointMatches(sandbox, clock.output());
+  assert.not.ok(existsSync(join(sandbox.stateDir, 'clock.sock')));
+});
+
+Sigterm.run();
