@@ -37,7 +37,16 @@ const CHECK_PERIOD_MS = 100;
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 30_000;
 
-const WORKER_URL = new URL(`./worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+const OWN_EXTENSION = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
+const WORKER_URL = new URL(`./worker${OWN_EXTENSION}`, import.meta.url);
+
+/** A worker thread running worker.js, or worker.ts in dev mode (`npm run dev`, under tsx). */
+function startWorker(workerData: WorkerData): Worker {
+  if (OWN_EXTENSION !== '.ts') return new Worker(WORKER_URL, { workerData });
+  // On Node 20 a worker thread does not inherit tsx's loader, so it registers it before loading the .ts entry.
+  const shim = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
+  return new Worker(shim, { eval: true, workerData });
+}
 
 /**
  * Runs one worker thread per interval and keeps each one alive, one-for-one: a worker that throws,
@@ -88,7 +97,7 @@ export class Supervisor {
   }
 
   private spawn(name: string, intervalMs: number): Slot {
-    const worker = new Worker(WORKER_URL, { workerData: { name } satisfies WorkerData, execArgv: process.execArgv });
+    const worker = startWorker({ name });
     let markReady = (): void => {};
     const slot: Slot = {
       name,

@@ -5,8 +5,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { EXIT } from '../../apps/shared/exit-codes.ts';
 import { ticksOf } from '../helpers/clock-log.ts';
-import { createSandbox, ECOSYSTEM, type Sandbox } from '../helpers/pm2-sandbox.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
 
 type Context = { sandbox: Sandbox };
 

@@ -5,8 +5,8 @@ import * as assert from 'uvu/assert';
 import { parseCheckpoint } from '../../apps/clock/checkpoint.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { tickCount, ticksOf } from '../helpers/clock-log.ts';
-import { createSandbox, ECOSYSTEM, type Sandbox } from '../helpers/pm2-sandbox.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
 
 type Context = { sandbox: Sandbox; second?: ReturnType<Sandbox['spawnClock']> };
 
