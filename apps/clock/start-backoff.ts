@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { writeFileDurably } from '../shared/atomic-write.ts';
+import { writeFileWhole } from '../shared/atomic-write.ts';
 import { moveAside } from '../shared/state-dir.ts';
 
 /**
@@ -35,13 +35,15 @@ export async function readStartRecord(path: string): Promise<StartRecord | undef
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
   try {
     const value = JSON.parse(text) as Partial<StartRecord>;
-    if (typeof value.healthy === 'boolean' && Number.isSafeInteger(value.failures) && typeof value.at === 'number') {
-      return value as StartRecord;
+    const { healthy, failures, at } = value;
+    if (typeof healthy === 'boolean' && Number.isSafeInteger(failures) && (failures ?? -1) >= 0 && typeof at === 'number' && at > 0) {
+      return { healthy, failures: failures as number, at };
     }
   } catch {
     // Not JSON: moved aside below like any other damage.
@@ -50,6 +52,7 @@ export async function readStartRecord(path: string): Promise<StartRecord | undef
   return undefined;
 }
 
+/** Atomic, not fsynced: a power cut can at worst cost one back-off step, and a start needs no fsync wait. */
 export async function writeStartRecord(path: string, record: StartRecord): Promise<void> {
-  await writeFileDurably(path, `${JSON.stringify(record)}\n`);
+  await writeFileWhole(path, `${JSON.stringify(record)}\n`);
 }

@@ -77,7 +77,8 @@ export function resolveStateDir(raw: string | undefined): string {
 }
 
 export function parseSwitch(variable: string, raw: string | undefined): boolean {
-  if (raw === undefined || raw === '' || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
+  const text = (raw ?? '').trim();
+  if (text === '' || text === '0' || text === 'false') return false;
+  if (text === '1' || text === 'true') return true;
   throw new ConfigError(variable, raw, `1 (on) or 0 (off), e.g. ${variable}=1`);
 }

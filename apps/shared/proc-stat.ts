@@ -18,13 +18,17 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const open = text.indexOf('(');
   const close = text.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
-  const pid = Number(text.slice(0, open).trim());
+  const pid = wholeNumber(text.slice(0, open).trim());
   const fields = text.slice(close + 2).split(' ');
   const state = fields[0];
-  const ppid = Number(fields[1]);
-  const startTicks = Number(fields[19]);
-  if (!Number.isInteger(pid) || !state || !Number.isInteger(ppid) || !Number.isInteger(startTicks)) return undefined;
+  const ppid = wholeNumber(fields[1]);
+  const startTicks = wholeNumber(fields[19]);
+  if (pid === undefined || !state || ppid === undefined || startTicks === undefined) return undefined;
   return { pid, state, ppid, startTicks };
+}
+
+function wholeNumber(text: string | undefined): number | undefined {
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
 /** The stat of a live process, or undefined where it is gone or not readable (or not on Linux). */

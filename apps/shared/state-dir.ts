@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, chmod, mkdir, rename, stat } from 'node:fs/promises';
+import { access, chmod, link, mkdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from './config.ts';
 
@@ -39,9 +39,21 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
   }
 }
 
-/** Moves a damaged state file aside under a timestamped name: never deleted, so it can be looked at. */
+/**
+ * Moves a damaged state file aside under a timestamped name: never deleted, so it can be looked at.
+ * link(2) refuses an existing name, so an earlier copy moved aside in the same millisecond is kept.
+ */
 export async function moveAside(path: string, now = new Date()): Promise<string> {
-  const movedTo = `${path}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
-  await rename(path, movedTo);
-  return movedTo;
+  const stamp = `${path}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
+  for (let attempt = 0; ; attempt++) {
+    const movedTo = attempt === 0 ? stamp : `${stamp}-${attempt}`;
+    try {
+      await link(path, movedTo);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    await unlink(path);
+    return movedTo;
+  }
 }

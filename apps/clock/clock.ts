@@ -1,0 +1,170 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
+import type { ClockConfig } from '../shared/config.ts';
+import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
+import { registerAction, signalReady } from '../shared/pm2-ipc.ts';
+import { readProcStat } from '../shared/proc-stat.ts';
+import { prepareStateDir, statePaths } from '../shared/state-dir.ts';
+import { formatTickLine } from '../shared/tick-line.ts';
+import { loadCheckpoint, serializeCheckpoint } from './checkpoint.ts';
+import { log, warn } from './log.ts';
+import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
+import { Progress } from './progress.ts';
+import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, readStartRecord, writeStartRecord } from './start-backoff.ts';
+import { acquireStateLock, type StateLock } from './state-lock.ts';
+import type { Supervisor } from './supervisor.ts';
+
+/**
+ * The clock proper, on the main thread: it owns the state (lock, checkpoint, heartbeat) and does all
+ * the I/O, while the supervised worker threads only keep time.
+ */
+export class Clock {
+  private readonly names: string[];
+  private readonly paths: ReturnType<typeof statePaths>;
+  private readonly checkpoint: LatestWriter;
+  private readonly heartbeat: LatestWriter;
+  private progress: Progress | undefined;
+  private lock: StateLock | undefined;
+  private beating: NodeJS.Timeout | undefined;
+  private healthy: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly config: ClockConfig,
+    private readonly supervisor: Supervisor,
+    private readonly startedAt: number,
+  ) {
+    this.names = config.intervalsMs.map((_, index) => `thread-${index + 1}`);
+    this.paths = statePaths(config.stateDir);
+    this.checkpoint = new LatestWriter(
+      (data) => writeFileDurably(this.paths.checkpoint, data),
+      (error) => warn(`could not write the checkpoint ${this.paths.checkpoint}: ${String(error)}; retrying at the next tick`),
+    );
+    this.heartbeat = new LatestWriter(
+      (data) => writeFileWhole(this.paths.heartbeat, data),
+      (error) => warn(`could not write the heartbeat ${this.paths.heartbeat}: ${String(error)}`),
+    );
+  }
+
+  /** Takes the state, resumes the progress, sets the workers ticking, and tells PM2 it is ready. */
+  async start(): Promise<void> {
+    const { config, paths } = this;
+    await prepareStateDir(config.stateDir);
+    let waited = false;
+    this.lock = await acquireStateLock(paths.lock, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
+      waited = true;
+      const who = owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)';
+      warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
+    });
+    if (this.stopping) return;
+    if (waited) log(`took over the state in ${config.stateDir}`);
+    // Holding the lock, this clock is the only writer: what a killed writer left half-done can go.
+    await removeLeftoverTempFiles(config.stateDir);
+
+    const failures = failuresSoFar(await readStartRecord(paths.starts));
+    const recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
+    const delayMs = backoffDelayMs(failures);
+    if (delayMs > 0) {
+      warn(`the last ${failures} start(s) died before becoming healthy; waiting ${delayMs / 1000} s before starting (crash-loop back-off)`);
+      await sleep(delayMs);
+    }
+    this.progress = await this.resume();
+    this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
+
+    await Promise.all([this.supervisor.ready(), recorded]);
+    if (this.stopping) return;
+    this.names.forEach((_, index) => this.supervisor.assign(index));
+    const readyAt = Date.now();
+    await writeFileWhole(paths.heartbeat, this.pulse(readyAt));
+    this.beating = setInterval(() => this.heartbeat.set(this.pulse(readyAt)), HEARTBEAT_PERIOD_MS);
+    if (config.faults) this.registerFaultAction();
+    signalReady();
+    this.healthy = sleep(HEALTHY_AFTER_MS).then(() =>
+      this.stopping ? undefined : writeStartRecord(paths.starts, { healthy: true, failures: 0, at: Date.now() }),
+    );
+  }
+
+  /** The segment thread `index` ticks now; undefined before the progress is known or once the thread is done. */
+  segmentFor(index: number): Extract<ToWorker, { type: 'run' }> | undefined {
+    const { progress, config } = this;
+    if (!progress || progress.isThreadDone(index)) return undefined;
+    const intervalMs = config.intervalsMs[index] ?? 0;
+    const firstTick = (progress.threads[index]?.tick ?? 0) + 1;
+    const firstDueAt = progress.nextDueAt(index, intervalMs, Date.now());
+    return { type: 'run', run: progress.run, firstTick, lastTick: config.ticksPerRun, firstDueAt, intervalMs };
+  }
+
+  /** Prints a tick, then checkpoints it: a crash in between repeats that tick once, never skips it. */
+  onTick(index: number, { run, tick, at }: Extract<FromWorker, { type: 'tick' }>): void {
+    const { progress } = this;
+    // A tick from a worker being replaced, or one already counted, is not printed twice.
+    if (!progress?.record(index, run, tick, at)) return;
+    process.stdout.write(`${formatTickLine(this.names[index] ?? '', run, tick, this.config.ticksPerRun, at)}\n`);
+    if (progress.isRunComplete()) {
+      log(`run ${progress.run} complete; starting run ${progress.run + 1}`);
+      progress.startNextRun(Date.now());
+      this.names.forEach((_, thread) => this.supervisor.assign(thread));
+    }
+    this.checkpoint.set(serializeCheckpoint(progress.toCheckpoint()));
+  }
+
+  /** Saves what was printed and lets the next clock in. `cleanly`: a stop on request, not a crash. */
+  async stop(cleanly: boolean): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.beating);
+    await this.checkpoint.flush();
+    // A stop on request is no crash: the next start is not held back.
+    if (cleanly && this.progress) {
+      await this.healthy;
+      await writeStartRecord(this.paths.starts, { healthy: true, failures: 0, at: Date.now() });
+    }
+    await this.lock?.release();
+  }
+
+  private async resume(): Promise<Progress> {
+    const { config, names } = this;
+    const loaded = await loadCheckpoint(this.paths.checkpoint);
+    if (loaded.kind === 'loaded') {
+      const progress = Progress.resume(loaded.checkpoint, names, config.ticksPerRun);
+      const at = progress.threads.map((thread) => `${thread.name} at tick ${thread.tick}/${config.ticksPerRun}`);
+      log(`resumed run ${progress.run} from the checkpoint: ${at.join(', ')}`);
+      return progress;
+    }
+    if (loaded.kind === 'damaged') {
+      warn(`the checkpoint was damaged (${loaded.reason}); moved it aside to ${loaded.movedTo}; starting a fresh run 1`);
+    } else {
+      log(`no checkpoint in ${config.stateDir}; starting run 1`);
+    }
+    return Progress.fresh(names, config.ticksPerRun, Date.now());
+  }
+
+  private pulse(readyAt: number): string {
+    const progress = this.progress as Progress;
+    const heartbeat: Heartbeat = {
+      pid: process.pid,
+      startTicks,
+      startedAt: this.startedAt,
+      readyAt,
+      writtenAt: Date.now(),
+      run: progress.run,
+      threads: progress.threads.map((thread) => ({ ...thread })),
+    };
+    return serializeHeartbeat(heartbeat);
+  }
+
+  /** `pm2 trigger clock fault "crash thread-2"`: only with CLOCK_FAULTS=1, for tests and `npm run chaos`. */
+  private registerFaultAction(): void {
+    registerAction('fault', (param) => {
+      const [kind = 'crash', thread = 'thread-1'] = (param ?? '').split(/\s+/).filter(Boolean);
+      const index = this.names.indexOf(thread);
+      if ((kind !== 'crash' && kind !== 'hang') || index < 0) {
+        return { error: `expected "crash|hang thread-N" with N from 1 to ${this.names.length}, got "${param ?? ''}"` };
+      }
+      warn(`injecting a ${kind} into ${thread} (CLOCK_FAULTS=1)`);
+      this.supervisor.injectFault(index, kind as WorkerFault);
+      return { injected: kind, thread };
+    });
+  }
+}
+
+const startTicks = readProcStat(process.pid)?.startTicks ?? null;
