@@ -1,19 +1,36 @@
-// `npm run build`: compiles apps/ into dist/ (what PM2 runs) from scratch, then stamps the build so
-// that build-if-stale.js can tell when a source has changed since.
-import { execFileSync } from 'node:child_process';
+// `npm run build`: bundles apps/ into dist/, the plain JavaScript that PM2 runs, then stamps the
+// build so that build-if-stale.js can tell when a source has changed since. Type checking is
+// `npm run typecheck` (tsc); this only transpiles and bundles.
+//
+// Why a bundle (esbuild) rather than tsc's file-per-module output: a restarted clock is judged on
+// how fast it is ready, and loading one file instead of a dozen (dayjs included) took the clock's
+// recovery after SIGKILL from ~1.55x to ~1.45x a bare JavaScript app's here (`npm run bench`).
+import { build } from 'esbuild';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
-const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+/** @type {import('esbuild').BuildOptions} */
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: true, logLevel: 'warning' };
 
 // From scratch, so that a source deleted from apps/ leaves no compiled ghost behind.
 rmSync(dist, { recursive: true, force: true });
 try {
-  execFileSync(process.execPath, [tsc, '-p', join(root, 'apps')], { cwd: root, stdio: 'inherit' });
+  await build({
+    ...common,
+    entryPoints: { 'clock/main': join(root, 'apps/clock/main.ts') },
+    outdir: dist,
+    format: 'esm',
+    // clock.ts stays a chunk of its own: main.js starts the workers before loading it. Chunks stay
+    // beside their entry: config.ts finds the project's root two levels up from the running file.
+    splitting: true,
+    chunkNames: 'clock/[name]-[hash]',
+  });
+  // The worker is CommonJS: a worker thread boots ~6 ms faster without the ES module loader.
+  await build({ ...common, entryPoints: [join(root, 'apps/clock/worker.ts')], outfile: join(dist, 'clock/worker.cjs'), format: 'cjs' });
 } catch {
-  console.error('build: tsc -p apps failed (errors above); dist/ was not built');
+  console.error('build: esbuild failed (errors above); dist/ was not built');
   process.exit(1);
 }
 mkdirSync(dist, { recursive: true });

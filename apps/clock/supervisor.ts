@@ -37,12 +37,12 @@ const CHECK_PERIOD_MS = 100;
 const MAX_RESTARTS = 3;
 const RESTART_WINDOW_MS = 30_000;
 
-const OWN_EXTENSION = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
-const WORKER_URL = new URL(`./worker${OWN_EXTENSION}`, import.meta.url);
+// In dev mode (`npm run dev`, under tsx) this file is supervisor.ts; built, it is bundled into main.js.
+const DEV_MODE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(DEV_MODE ? './worker.ts' : './worker.cjs', import.meta.url);
 
-/** A worker thread running worker.js, or worker.ts in dev mode (`npm run dev`, under tsx). */
 function startWorker(workerData: WorkerData): Worker {
-  if (OWN_EXTENSION !== '.ts') return new Worker(WORKER_URL, { workerData });
+  if (!DEV_MODE) return new Worker(WORKER_URL, { workerData });
   // On Node 20 a worker thread does not inherit tsx's loader, so it registers it before loading the .ts entry.
   const shim = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL.href)}); })`;
   return new Worker(shim, { eval: true, workerData });
