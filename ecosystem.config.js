@@ -12,12 +12,23 @@ const logDir = resolve(env.LOG_DIR ?? join(root, 'logs'));
 // tsx); compiling here, when a source is newer than its output, means `pm2 start` never runs stale code.
 buildIfStale(root);
 
+// The clock writes its state here and the probe reads it: both must be given the same directory.
+const stateDir = resolve(env.STATE_DIR ?? join(root, 'state'));
+
 /** @type {Record<string, string>} */
 const clockEnv = {
   CLOCK_INTERVALS: env.CLOCK_INTERVALS ?? '2,4',
   CLOCK_TICKS: env.CLOCK_TICKS ?? '20',
-  STATE_DIR: resolve(env.STATE_DIR ?? join(root, 'state')),
+  STATE_DIR: stateDir,
   CLOCK_FAULTS: env.CLOCK_FAULTS ?? '0',
+  NODE_ENV: 'production',
+};
+
+/** @type {Record<string, string>} */
+const probeEnv = {
+  PROBE_PERIOD_MS: env.PROBE_PERIOD_MS ?? '500',
+  PROBE_HANG_MS: env.PROBE_HANG_MS ?? '3000',
+  STATE_DIR: stateDir,
   NODE_ENV: 'production',
 };
 
@@ -46,6 +57,24 @@ export const apps = [
     stop_exit_codes: [78],
     out_file: join(logDir, 'clock.out.log'),
     error_file: join(logDir, 'clock.err.log'),
+    merge_logs: true,
+  },
+  {
+    // The watchdog: heals what PM2 cannot see (a hung clock, a ghost pid, an errored app, a clock
+    // that PM2 does not own). It never changes PM2's settings or touches other apps.
+    name: 'probe',
+    script: join(root, 'dist/probe/main.js'),
+    cwd: root,
+    exec_mode: 'fork',
+    instances: 1,
+    env: probeEnv,
+    kill_timeout: 3000,
+    autorestart: true,
+    // The probe's start time matters less than the clock's: PM2's usual crash-loop back-off is fine.
+    exp_backoff_restart_delay: 100,
+    stop_exit_codes: [78],
+    out_file: join(logDir, 'probe.out.log'),
+    error_file: join(logDir, 'probe.err.log'),
     merge_logs: true,
   },
 ];

@@ -60,7 +60,7 @@ async function main(): Promise<number> {
     const bareMs: number[] = [];
     for (let kill = 1; kill <= kills; kill++) {
       progress(`kill ${kill}/${kills}`);
-      clockMs.push(await recovery(sandbox, 'clock', async () => (await readHeartbeat(heartbeatPath))?.readyAt));
+      clockMs.push(await recovery(sandbox, 'clock', async () => (await readHeartbeat(heartbeatPath))?.readyAt ?? undefined));
       bareMs.push(await recovery(sandbox, 'bare', async () => JSON.parse(await readFile(readyFile, 'utf8')).readyAt));
     }
     const rssMb = await residentMb(await sandbox.onlinePid('clock'));

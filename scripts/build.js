@@ -27,6 +27,8 @@ try {
     splitting: true,
     chunkNames: 'clock/[name]-[hash]',
   });
+  // The probe loads PM2's client library as it is installed (it is not made to be bundled).
+  await build({ ...common, entryPoints: { 'probe/main': join(root, 'apps/probe/main.ts') }, outdir: dist, format: 'esm', packages: 'external' });
   // The worker is CommonJS: a worker thread boots ~6 ms faster without the ES module loader.
   await build({ ...common, entryPoints: [join(root, 'apps/clock/worker.ts')], outfile: join(dist, 'clock/worker.cjs'), format: 'cjs' });
 } catch {

@@ -26,6 +26,7 @@ export class Clock {
   private progress: Progress | undefined;
   private lock: StateLock | undefined;
   private beating: NodeJS.Timeout | undefined;
+  private readyAt: number | null = null;
   private healthy: Promise<void> | undefined;
   private stopping = false;
 
@@ -60,6 +61,7 @@ export class Clock {
     if (waited) log(`took over the state in ${config.stateDir}`);
     // Holding the lock, this clock is the only writer: what a killed writer left half-done can go.
     await removeLeftoverTempFiles(config.stateDir);
+    this.beating = setInterval(() => this.heartbeat.set(this.pulse()), HEARTBEAT_PERIOD_MS);
 
     const failures = failuresSoFar(await readStartRecord(paths.starts));
     const recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
@@ -74,9 +76,9 @@ export class Clock {
     await Promise.all([this.supervisor.ready(), recorded]);
     if (this.stopping) return;
     this.names.forEach((_, index) => this.supervisor.assign(index));
-    const readyAt = Date.now();
-    await writeFileWhole(paths.heartbeat, this.pulse(readyAt));
-    this.beating = setInterval(() => this.heartbeat.set(this.pulse(readyAt)), HEARTBEAT_PERIOD_MS);
+    this.readyAt = Date.now();
+    this.heartbeat.set(this.pulse());
+    await this.heartbeat.flush();
     if (config.faults) this.registerFaultAction();
     signalReady();
     this.healthy = sleep(HEALTHY_AFTER_MS).then(() =>
@@ -138,16 +140,18 @@ export class Clock {
     return Progress.fresh(names, config.ticksPerRun, Date.now());
   }
 
-  private pulse(readyAt: number): string {
-    const progress = this.progress as Progress;
+  private pulse(): string {
+    const { progress, readyAt } = this;
+    const ticking = readyAt !== null && progress !== undefined;
     const heartbeat: Heartbeat = {
       pid: process.pid,
       startTicks,
+      phase: ticking ? 'ticking' : 'starting',
       startedAt: this.startedAt,
       readyAt,
       writtenAt: Date.now(),
-      run: progress.run,
-      threads: progress.threads.map((thread) => ({ ...thread })),
+      run: ticking ? progress.run : null,
+      threads: ticking ? progress.threads.map((thread) => ({ ...thread })) : [],
     };
     return serializeHeartbeat(heartbeat);
   }

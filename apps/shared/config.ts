@@ -82,3 +82,30 @@ export function parseSwitch(variable: string, raw: string | undefined): boolean 
   if (text === '1' || text === 'true') return true;
   throw new ConfigError(variable, raw, `1 (on) or 0 (off), e.g. ${variable}=1`);
 }
+
+export interface ProbeConfig {
+  /** How often the probe looks at the clock. */
+  periodMs: number;
+  /** A heartbeat older than this means the clock is hung. */
+  hangMs: number;
+  stateDir: string;
+}
+
+/** Reads and validates the probe's settings once, at start; throws ConfigError on the first bad one. */
+export function readProbeConfig(env: NodeJS.ProcessEnv = process.env): ProbeConfig {
+  return {
+    periodMs: parseMilliseconds('PROBE_PERIOD_MS', env.PROBE_PERIOD_MS, 500, 50, 60_000),
+    hangMs: parseMilliseconds('PROBE_HANG_MS', env.PROBE_HANG_MS, 3_000, 500, 600_000),
+    stateDir: resolveStateDir(env.STATE_DIR),
+  };
+}
+
+export function parseMilliseconds(variable: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const text = raw.trim();
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(variable, raw, `a whole number of milliseconds from ${min} to ${max}, e.g. ${variable}=${fallback}`);
+  }
+  return value;
+}

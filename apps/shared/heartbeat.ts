@@ -1,19 +1,23 @@
 import { readFile } from 'node:fs/promises';
 
 /**
- * The clock's pulse, read by the probe: written atomically when the clock is ready, then at least
- * every 500 ms by its main thread. A main thread that hangs stops writing it; that is how a hang shows.
+ * The clock's pulse, read by the probe: written atomically by the clock that owns the state, from
+ * the moment it takes the state lock ('starting', which includes a crash-loop back-off), at once
+ * when it is ready ('ticking'), and every HEARTBEAT_PERIOD_MS by its main thread. A main thread that
+ * hangs stops writing it; that is how a hang shows.
  */
 export interface Heartbeat {
   pid: number;
   /** /proc start time in clock ticks (Linux), so a reused pid is never taken for this clock. */
   startTicks: number | null;
-  /** Wall-clock ms when the process started, and when it became ready. */
+  phase: 'starting' | 'ticking';
+  /** Wall-clock ms when the process started, and when it became ready (null while starting). */
   startedAt: number;
-  readyAt: number;
+  readyAt: number | null;
   /** Wall-clock ms of this write: its age is the heartbeat's age. */
   writtenAt: number;
-  run: number;
+  /** The run in progress, and each thread's last tick (null and empty while starting). */
+  run: number | null;
   threads: { name: string; tick: number; at: number | null }[];
 }
 

@@ -28,3 +28,14 @@ function send(message: unknown): void {
   // The daemon may be gone (killed, restarting): the clock keeps ticking without it.
   process.send?.(message, undefined, undefined, () => {});
 }
+
+/** A metric as `pm2 monit` and `pm2 describe` show it. */
+export interface Metric {
+  value: number | string;
+  unit?: string;
+}
+
+/** Publishes custom metrics to PM2 (shown by `pm2 monit`, `pm2 describe`, and in `pm2 jlist`'s axm_monitor). */
+export function publishMetrics(metrics: Record<string, Metric>): void {
+  send({ type: 'axm:monitor', data: metrics });
+}

@@ -52,7 +52,7 @@ BadConfig(`an unwritable STATE_DIR: one line naming it, exit ${EXIT.config}`, as
 
 BadConfig('under PM2, a bad setting stops the clock instead of restarting it', async ({ sandbox }) => {
   // ecosystem.config.js reads the settings from the environment of `pm2 start`.
-  await sandbox.pm2With({ CLOCK_TICKS: 'abc' }, 'start', ECOSYSTEM);
+  await sandbox.pm2With({ CLOCK_TICKS: 'abc' }, 'start', ECOSYSTEM, '--only', 'clock');
   const clock = await waitFor('PM2 to mark the clock stopped', async () =>
     (await sandbox.list()).find((p) => p.name === 'clock' && p.status === 'stopped'),
   );

@@ -14,7 +14,7 @@ const OneWriter = suite<Context>('one writer of the state', {} as Context);
 
 OneWriter.before(async (context) => {
   context.sandbox = await createSandbox();
-  await context.sandbox.pm2('start', ECOSYSTEM);
+  await context.sandbox.pm2('start', ECOSYSTEM, '--only', 'clock');
 });
 OneWriter.after(async ({ sandbox }) => sandbox.cleanup());
 

@@ -31,7 +31,7 @@ const Kill = suite<Context>('SIGKILL of the clock', {} as Context);
 
 Kill.before(async (context) => {
   context.sandbox = await createSandbox();
-  await context.sandbox.pm2('start', ECOSYSTEM);
+  await context.sandbox.pm2('start', ECOSYSTEM, '--only', 'clock');
 });
 Kill.after(async ({ sandbox }) => sandbox.cleanup());
 
@@ -72,7 +72,7 @@ const Worker = suite<Context>('a failing worker thread', {} as Context);
 
 Worker.before(async (context) => {
   context.sandbox = await createSandbox({ CLOCK_FAULTS: '1' });
-  await context.sandbox.pm2('start', ECOSYSTEM);
+  await context.sandbox.pm2('start', ECOSYSTEM, '--only', 'clock');
 });
 Worker.after(async ({ sandbox }) => sandbox.cleanup());
 

@@ -28,7 +28,7 @@ const Pm2Stop = suite<Context>('pm2 stop clock', {} as Context);
 
 Pm2Stop.before(async (context) => {
   context.sandbox = await createSandbox();
-  await context.sandbox.pm2('start', ECOSYSTEM);
+  await context.sandbox.pm2('start', ECOSYSTEM, '--only', 'clock');
 });
 Pm2Stop.after(async ({ sandbox }) => sandbox.cleanup());
 

@@ -9,7 +9,7 @@ const Ticking = suite<{ sandbox: Sandbox }>('ticking under PM2', {} as { sandbox
 
 Ticking.before(async (context) => {
   context.sandbox = await createSandbox();
-  await context.sandbox.pm2('start', ECOSYSTEM);
+  await context.sandbox.pm2('start', ECOSYSTEM, '--only', 'clock');
 });
 
 Ticking.after(async ({ sandbox }) => {

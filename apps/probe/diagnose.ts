@@ -1,0 +1,49 @@
+import type { Heartbeat } from '../shared/heartbeat.ts';
+import type { Pm2App } from './pm2-client.ts';
+
+/** What the probe sees of the clock in one look, from its three sources. */
+export interface Observation {
+  now: number;
+  /** PM2's view of the app `clock`; undefined when PM2 has no such app. */
+  app: Pm2App | undefined;
+  /** Whether PM2's pid is alive and proven to be the process PM2 launched as `clock`. */
+  verified: boolean;
+  /** When that process started (ms), where known. */
+  startedAt: number | undefined;
+  heartbeat: Heartbeat | undefined;
+  /** Whether the heartbeat was written by that very process (pid and start time). */
+  heartbeatIsOwn: boolean;
+  /** Whether the heartbeat's writer is another live clock of this state (a duplicate holding the lock). */
+  heartbeatIsDuplicate: boolean;
+  hangMs: number;
+}
+
+export type Finding =
+  | { kind: 'not-declared' }
+  | { kind: 'stopped'; status: string }
+  | { kind: 'transient'; status: string }
+  | { kind: 'errored' }
+  | { kind: 'ghost'; pid: number }
+  | { kind: 'hung'; pid: number; silentMs: number }
+  | { kind: 'waiting'; pid: number; ownerPid: number }
+  | { kind: 'starting'; pid: number }
+  | { kind: 'healthy'; pid: number; heartbeatAgeMs: number };
+
+/** Decides what state the clock is in. Pure: the probe gathers, this judges, the healer acts. */
+export function diagnose(seen: Observation): Finding {
+  const { app, now } = seen;
+  if (!app) return { kind: 'not-declared' };
+  if (app.status === 'stopped') return { kind: 'stopped', status: app.status };
+  if (app.status === 'errored') return { kind: 'errored' };
+  if (app.status !== 'online') return { kind: 'transient', status: app.status };
+  if (!seen.verified) return { kind: 'ghost', pid: app.pid };
+  const { heartbeat } = seen;
+  if (heartbeat && seen.heartbeatIsOwn) {
+    const age = now - heartbeat.writtenAt;
+    return age > seen.hangMs ? { kind: 'hung', pid: app.pid, silentMs: age } : { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
+  }
+  // Not (yet) the owner of the state: waiting for a duplicate to let go, or still starting.
+  if (heartbeat && seen.heartbeatIsDuplicate) return { kind: 'waiting', pid: app.pid, ownerPid: heartbeat.pid };
+  const silentMs = now - (seen.startedAt ?? app.launchedAt);
+  return silentMs > seen.hangMs ? { kind: 'hung', pid: app.pid, silentMs } : { kind: 'starting', pid: app.pid };
+}

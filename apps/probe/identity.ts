@@ -1,0 +1,103 @@
+import { realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { ProcessInfo } from './proc-table.ts';
+
+/**
+ * Who counts as the clock. A name or a command line can be faked or reused; the probe acts only on
+ * a process it has proven to be this project's clock: this user's, alive, running this project's
+ * clock entry point on this state directory, and (for PM2's clock) launched by this PM2 as `clock`.
+ */
+export interface ClockIdentity {
+  /** Real path of the clock's compiled entry point. */
+  entry: string;
+  /** The state directory the probe guards. */
+  stateDir: string;
+  uid: number;
+}
+
+export interface Pm2Facts {
+  /** PM2's pid for the app, its id, and when PM2 launched it (ms). */
+  pid: number;
+  pmId: number;
+  launchedAt: number;
+  /** The daemon: its PM2_HOME and pid. */
+  home: string;
+  daemonPid: number | undefined;
+}
+
+// Node options whose value is the next argument, so that it is not taken for the script.
+const OPTIONS_WITH_VALUE = new Set([
+  '-r', '--require', '--import', '--loader', '--experimental-loader', '--title', '--inspect-port',
+  '--env-file', '--input-type', '-C', '--conditions', '--redirect-warnings', '--max-http-header-size',
+]);
+const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print', '-i', '--interactive']);
+// How far PM2's launch time and the kernel's start time of the same process may differ.
+const LAUNCH_SKEW_MS = 2_000;
+
+/**
+ * The script a node command line runs, or undefined (eval, REPL, not node). PM2 replaces a fork-mode
+ * app's command line with the title "node <script>"; that one entry is read with pm_exec_path.
+ */
+export function scriptOf(argv: string[], env: Map<string, string>): string | undefined {
+  const execPath = env.get('pm_exec_path');
+  if (argv.length === 1 && execPath && argv[0]?.trimEnd() === `node ${execPath}`) return execPath;
+  const [binary, ...args] = argv;
+  if (!binary || !/(^|\/)node(js)?(\d+(\.\d+)*)?$/.test(binary)) return undefined;
+  for (let index = 0; index < args.length; index++) {
+    const arg = args[index] ?? '';
+    if (EVAL_OPTIONS.has(arg)) return undefined;
+    if (arg === '--') return args[index + 1];
+    if (OPTIONS_WITH_VALUE.has(arg)) index++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
+/** The state directory a clock with environment `env` uses, resolved as the clock itself does. */
+export function stateDirOf(env: Map<string, string>, entry: string): string {
+  const projectRoot = resolve(dirname(entry), '..', '..');
+  const configured = env.get('STATE_DIR');
+  if (configured === undefined) return join(projectRoot, 'state');
+  return isAbsolute(configured) ? configured : resolve(projectRoot, configured);
+}
+
+/** Whether `proc` is a live clock of this project working on this state directory. */
+export function isClockOfOurState(proc: ProcessInfo, env: Map<string, string> | undefined, id: ClockIdentity): boolean {
+  if (!env || proc.uid !== id.uid || proc.state === 'Z') return false;
+  const script = scriptOf(proc.argv, env);
+  if (!script || !proc.cwd) return false;
+  return realpathOrUndefined(resolve(proc.cwd, script)) === id.entry && samePath(stateDirOf(env, id.entry), id.stateDir);
+}
+
+/** Whether `proc` is the process this PM2 daemon launched, and still runs, as its app `clock`. */
+export function isPm2Clock(
+  proc: ProcessInfo,
+  env: Map<string, string> | undefined,
+  id: ClockIdentity,
+  pm2: Pm2Facts,
+  startedAtMs: number | undefined,
+): boolean {
+  if (!env || !isClockOfOurState(proc, env, id)) return false;
+  const home = env.get('PM2_HOME') ?? join(homedir(), '.pm2');
+  return (
+    proc.pid === pm2.pid &&
+    proc.ppid === pm2.daemonPid &&
+    env.get('name') === 'clock' &&
+    env.get('pm_id') === String(pm2.pmId) &&
+    samePath(home, pm2.home) &&
+    (startedAtMs === undefined || Math.abs(startedAtMs - pm2.launchedAt) < LAUNCH_SKEW_MS)
+  );
+}
+
+export function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  return (realpathOrUndefined(a) ?? resolve(a)) === (realpathOrUndefined(b) ?? resolve(b));
+}

@@ -1,0 +1,57 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, PROJECT_ROOT, readProbeConfig, type ProbeConfig } from '../shared/config.ts';
+import { EXIT } from '../shared/exit-codes.ts';
+import { realpathOrUndefined } from './identity.ts';
+import { Pm2Client } from './pm2-client.ts';
+import { Probe } from './probe.ts';
+
+/**
+ * The probe's entry point: settings, signals, exit codes, and the loop that looks at the clock once
+ * per period. Everything else is in probe.ts; nothing below it exits the process.
+ */
+const log = (line: string): void => void process.stdout.write(`probe: ${line}\n`);
+const warn = (line: string): void => void process.stderr.write(`probe: ${line}\n`);
+
+let config: ProbeConfig;
+try {
+  config = readProbeConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  warn(error.message);
+  process.exit(EXIT.config);
+}
+
+const entry = join(PROJECT_ROOT, 'dist', 'clock', 'main.js');
+const pm2 = new Pm2Client(process.env.PM2_HOME ?? join(homedir(), '.pm2'));
+const probe = new Probe({
+  config,
+  identity: {
+    entry: realpathOrUndefined(entry) ?? entry,
+    stateDir: realpathOrUndefined(config.stateDir) ?? resolve(config.stateDir),
+    uid: process.getuid?.() ?? -1,
+  },
+  pm2,
+  log,
+  warn,
+});
+
+let running = true;
+async function stop(reason: string): Promise<void> {
+  if (!running) return;
+  running = false;
+  log(`${reason}; stopping`);
+  await pm2.disconnect();
+  process.exit(EXIT.ok);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(`${signal} received`));
+// Our PM2 daemon is gone (its IPC channel closed): the daemon that replaces it starts its own probe.
+process.once('disconnect', () => void stop('the PM2 daemon that runs this probe is gone'));
+
+log(`watching clock every ${config.periodMs} ms (hung after ${config.hangMs} ms without a heartbeat; state in ${config.stateDir})`);
+while (running) {
+  const started = Date.now();
+  await probe.check();
+  await sleep(Math.max(0, config.periodMs - (Date.now() - started)));
+}

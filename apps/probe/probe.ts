@@ -1,0 +1,276 @@
+import { performance } from 'node:perf_hooks';
+import type { ProbeConfig } from '../shared/config.ts';
+import { readHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
+import { publishMetrics } from '../shared/pm2-ipc.ts';
+import { statePaths } from '../shared/state-dir.ts';
+import { diagnose, type Finding, type Observation } from './diagnose.ts';
+import { HealBudget, MAX_HEALS, WINDOW_MS } from './heal-budget.ts';
+import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts';
+import type { Pm2App, Pm2Client } from './pm2-client.ts';
+import { findProcesses, readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
+import { isStillAlive, signalVerified, terminate } from './terminate.ts';
+
+export type HealKind = 'hung' | 'ghost' | 'errored' | 'duplicate';
+
+export interface ProbeOptions {
+  config: ProbeConfig;
+  identity: ClockIdentity;
+  pm2: Pm2Client;
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+// PM2 is asked again at least this often; at once whenever what the probe sees disagrees with it.
+const PM2_REFRESH_MS = 2_000;
+// A full scan of the process table (the only way to find clocks PM2 does not own) at most this often…
+const SCAN_EVERY_MS = 5_000;
+// …and never twice within this, even when something calls for one.
+const SCAN_MIN_GAP_MS = 1_000;
+// A ghost is acted on only when two looks in a row, with a fresh PM2 view each, agree.
+const GHOST_CONFIRMATIONS = 2;
+const DUPLICATE_TERM_GRACE_MS = 3_000;
+// The pattern every clock's command line contains (PM2's title "node <entry>", or node's own argv).
+const CLOCK_NEEDLE = 'main.js';
+
+/**
+ * The watchdog's loop: each period it looks at the clock three ways (PM2's view, the process table,
+ * the heartbeat), judges (diagnose.ts), and heals through PM2 or a verified signal, under its own
+ * back-off. In steady state a look costs a few small reads of one pid's /proc files and the heartbeat.
+ */
+export class Probe {
+  private app: Pm2App | undefined;
+  private appFetchedAt = 0;
+  private pm2Reachable = true;
+  private verifiedAs: string | undefined;
+  private lastReport: string | undefined;
+  private ghostLooks = 0;
+  private lastScanAt = 0;
+  private lastScanMs = 0;
+  private scanWanted = true;
+  private daemonPid: number | undefined;
+  private readonly budget = new HealBudget();
+  private readonly terminating = new Set<number>();
+  readonly heals: Record<HealKind, number> = { hung: 0, ghost: 0, errored: 0, duplicate: 0 };
+  private readonly heartbeatPath: string;
+  private readonly bootTimeMs = readBootTimeMs();
+
+  constructor(private readonly options: ProbeOptions) {
+    this.heartbeatPath = statePaths(options.config.stateDir).heartbeat;
+  }
+
+  /** One look, and what follows from it. */
+  async check(): Promise<void> {
+    const daemonPid = this.options.pm2.daemonPid();
+    if (daemonPid !== this.daemonPid) {
+      // A new daemon (resurrected after a crash) can leave the old one's clock running as an orphan.
+      this.daemonPid = daemonPid;
+      this.scanWanted = true;
+      this.appFetchedAt = 0;
+    }
+    let seen = await this.observe(false);
+    if (!seen) return;
+    let finding = diagnose(seen);
+    if (needsFreshView(finding) && seen.now - this.appFetchedAt > 0) {
+      seen = await this.observe(true);
+      if (!seen) return;
+      finding = diagnose(seen);
+    }
+    this.report(finding, seen);
+    await this.act(finding, seen);
+    if (this.scanWanted || seen.now - this.lastScanAt >= SCAN_EVERY_MS) await this.scanForDuplicates();
+    this.publish(seen);
+  }
+
+  private async observe(refresh: boolean): Promise<Observation | undefined> {
+    const { identity, config } = this.options;
+    if (refresh || Date.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
+      try {
+        this.app = (await this.options.pm2.apps()).find((app) => app.name === 'clock');
+        this.appFetchedAt = Date.now();
+        if (!this.pm2Reachable) this.options.log('PM2 answers again');
+        this.pm2Reachable = true;
+      } catch (error) {
+        if (this.pm2Reachable) this.options.warn(`cannot reach PM2 (${(error as Error).message}); retrying every period, healing nothing meanwhile`);
+        this.pm2Reachable = false;
+        return undefined;
+      }
+    }
+    const { app } = this;
+    const now = Date.now();
+    const heartbeat = await readHeartbeat(this.heartbeatPath);
+    let proc: ProcessInfo | undefined;
+    let verified = false;
+    if (app && app.pid > 0) {
+      proc = readProcess(app.pid);
+      verified = this.isVerifiedPm2Clock(app, proc);
+    }
+    const heartbeatIsOwn = heartbeat !== undefined && proc !== undefined && heartbeat.pid === proc.pid &&
+      (heartbeat.startTicks === null || heartbeat.startTicks === proc.startTicks);
+    const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && this.isLiveDuplicateOwner(heartbeat, config.hangMs, now);
+    if (heartbeatIsDuplicate) this.scanWanted = true;
+    return {
+      now,
+      app,
+      verified,
+      startedAt: proc && this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined,
+      heartbeat,
+      heartbeatIsOwn,
+      heartbeatIsDuplicate,
+      hangMs: config.hangMs,
+    };
+  }
+
+  /** The full identity check once per process (pid + start time); after that, only that it lives on. */
+  private isVerifiedPm2Clock(app: Pm2App, proc: ProcessInfo | undefined): boolean {
+    if (!proc || proc.state === 'Z') return false;
+    const key = `${app.pmId}:${proc.pid}:${proc.startTicks}`;
+    if (this.verifiedAs === key) return true;
+    const startedAt = this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined;
+    const facts = { pid: app.pid, pmId: app.pmId, launchedAt: app.launchedAt, home: this.options.pm2.home, daemonPid: this.daemonPid };
+    const verified = isPm2Clock(proc, readEnviron(proc.pid), this.options.identity, facts, startedAt);
+    this.verifiedAs = verified ? key : undefined;
+    return verified;
+  }
+
+  private isLiveDuplicateOwner(heartbeat: Heartbeat, hangMs: number, now: number): boolean {
+    if (now - heartbeat.writtenAt > hangMs) return false;
+    const owner = readProcess(heartbeat.pid);
+    return owner !== undefined && isClockOfOurState(owner, readEnviron(owner.pid), this.options.identity);
+  }
+
+  /** One line per finding, when it changes (a steady state is said once, not every period). */
+  private report(finding: Finding, seen: Observation): void {
+    const line = describe(finding, seen);
+    const key = `${finding.kind}:${'pid' in finding ? finding.pid : ''}`;
+    if (line === undefined || key === this.lastReport) return;
+    this.lastReport = key;
+    if (finding.kind === 'healthy' || finding.kind === 'starting' || finding.kind === 'stopped') this.options.log(line);
+    else this.options.warn(line);
+  }
+
+  private async act(finding: Finding, seen: Observation): Promise<void> {
+    this.ghostLooks = finding.kind === 'ghost' ? this.ghostLooks + 1 : 0;
+    const { app } = seen;
+    if (!app) return;
+    if (finding.kind === 'hung') {
+      const proc = readProcess(finding.pid);
+      if (!proc || !this.mayHeal('hung')) return;
+      // A hung process cannot shut down gracefully, and its checkpoint is already on disk.
+      if (signalVerified(proc.pid, proc.startTicks, 'SIGKILL')) {
+        this.options.warn(`killed hung clock pid ${proc.pid} (SIGKILL); PM2 restarts it`);
+      }
+      this.appFetchedAt = 0;
+    } else if (finding.kind === 'ghost' && this.ghostLooks >= GHOST_CONFIRMATIONS) {
+      await this.restartThroughPm2(app, 'ghost');
+    } else if (finding.kind === 'errored') {
+      await this.restartThroughPm2(app, 'errored');
+    }
+  }
+
+  private async restartThroughPm2(app: Pm2App, kind: HealKind): Promise<void> {
+    if (!this.mayHeal(kind)) return;
+    this.options.warn(`restarting clock through PM2 (${kind})`);
+    try {
+      await this.options.pm2.restart(app.pmId);
+    } catch (error) {
+      this.options.warn(`PM2 could not restart clock: ${(error as Error).message}`);
+    }
+    this.appFetchedAt = 0;
+    this.ghostLooks = 0;
+  }
+
+  /** Counts a heal of `kind` against the budget; false (and a back-off line, once) when over it. */
+  private mayHeal(kind: HealKind): boolean {
+    const permission = this.budget.take(Date.now());
+    if (!permission.allowed) {
+      if (permission.startedNow) {
+        const seconds = Math.round((permission.until - Date.now()) / 1000);
+        this.options.warn(`more than ${MAX_HEALS} heals within ${WINDOW_MS / 1000} s; backing off for ${seconds} s before healing (${kind}) again`);
+      }
+      return false;
+    }
+    this.heals[kind] += 1;
+    return true;
+  }
+
+  /**
+   * Finds clocks of this state that PM2 does not own (orphans of a killed daemon, clocks started by
+   * hand) and terminates them. Each is proven to be this project's clock first; a look-alike is
+   * never touched. PM2's view is fetched fresh, so a clock PM2 has just restarted is not mistaken.
+   */
+  private async scanForDuplicates(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastScanAt < SCAN_MIN_GAP_MS) return;
+    const seen = await this.observe(true);
+    if (!seen) return;
+    this.scanWanted = false;
+    const started = performance.now();
+    const pm2Pid = seen.app?.pid;
+    const duplicates = findProcesses(CLOCK_NEEDLE).filter((proc) => {
+      if (proc.pid === pm2Pid || proc.pid === process.pid || this.terminating.has(proc.pid)) return false;
+      const env = readEnviron(proc.pid);
+      return isClockOfOurState(proc, env, this.options.identity) && !this.isOwnedByOurDaemon(proc, env);
+    });
+    this.lastScanMs = performance.now() - started;
+    this.lastScanAt = now;
+    for (const proc of duplicates) {
+      if (!this.mayHeal('duplicate')) return;
+      this.terminating.add(proc.pid);
+      this.options.warn(`terminating duplicate clock pid ${proc.pid} (${proc.argv.join(' ')}): a clock of this state that PM2 does not own`);
+      void terminate(proc.pid, proc.startTicks, DUPLICATE_TERM_GRACE_MS).then((how) => {
+        this.options.log(`duplicate clock pid ${proc.pid} ${how === 'gone' ? 'was already gone' : how}`);
+        this.terminating.delete(proc.pid);
+      });
+    }
+  }
+
+  /** A child of our daemon launched as `clock`: PM2's own, even if PM2's view has not caught up with it. */
+  private isOwnedByOurDaemon(proc: ProcessInfo, env: Map<string, string> | undefined): boolean {
+    return proc.ppid === this.daemonPid && env?.get('name') === 'clock' && isStillAlive(proc.pid, proc.startTicks);
+  }
+
+  private lastPublished = '';
+  private publish(seen: Observation): void {
+    const ageMs = seen.heartbeat ? Math.max(0, seen.now - seen.heartbeat.writtenAt) : -1;
+    const metrics = {
+      'clock pid': { value: seen.app?.pid ?? 0 },
+      'heartbeat age': { value: ageMs, unit: 'ms' },
+      'heals: hung': { value: this.heals.hung },
+      'heals: ghost': { value: this.heals.ghost },
+      'heals: errored': { value: this.heals.errored },
+      'heals: duplicate': { value: this.heals.duplicate },
+      'last scan': { value: Math.round(this.lastScanMs * 10) / 10, unit: 'ms' },
+    };
+    const text = JSON.stringify(metrics);
+    if (text === this.lastPublished) return;
+    this.lastPublished = text;
+    publishMetrics(metrics);
+  }
+}
+
+function needsFreshView(finding: Finding): boolean {
+  return finding.kind === 'ghost' || finding.kind === 'hung' || finding.kind === 'errored';
+}
+
+function describe(finding: Finding, seen: Observation): string | undefined {
+  switch (finding.kind) {
+    case 'not-declared':
+      return 'PM2 has no app named clock; nothing to watch (pm2 start ecosystem.config.js declares it)';
+    case 'stopped':
+      return 'clock is stopped in PM2 (pm2 stop clock, or a bad setting): leaving it stopped; pm2 start clock resumes it';
+    case 'transient':
+      return undefined;
+    case 'errored':
+      return 'clock is errored: PM2 gave up restarting it';
+    case 'ghost':
+      return `PM2 says clock pid ${finding.pid} is online, but no such live clock exists (ghost)`;
+    case 'hung':
+      return `clock pid ${finding.pid} is hung: no heartbeat for ${(finding.silentMs / 1000).toFixed(1)} s (limit ${seen.hangMs / 1000} s)`;
+    case 'waiting':
+      return `clock pid ${finding.pid} waits for the state, held by clock pid ${finding.ownerPid}, which PM2 does not own`;
+    case 'starting':
+      return `clock pid ${finding.pid} is starting`;
+    case 'healthy':
+      return `clock pid ${finding.pid} is healthy`;
+  }
+}
