@@ -30,6 +30,9 @@ export interface Pm2Facts {
 const OPTIONS_WITH_VALUE = new Set([
   '-r', '--require', '--import', '--loader', '--experimental-loader', '--title', '--inspect-port',
   '--env-file', '--input-type', '-C', '--conditions', '--redirect-warnings', '--max-http-header-size',
+  '--unhandled-rejections', '--disable-warning', '--watch-path', '--experimental-default-type',
+  '--heapsnapshot-signal', '--diagnostic-dir', '--report-dir', '--dns-result-order', '--secure-heap',
+  '--openssl-config', '--icu-data-dir', '--stack-trace-limit', '--max-old-space-size',
 ]);
 const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print', '-i', '--interactive']);
 // How far PM2's launch time and the kernel's start time of the same process may differ.
@@ -46,8 +49,10 @@ export function scriptOf(argv: string[], env: Map<string, string>): string | und
   if (!binary || !/(^|\/)node(js)?(\d+(\.\d+)*)?$/.test(binary)) return undefined;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
-    if (EVAL_OPTIONS.has(arg)) return undefined;
+    // --eval=CODE runs CODE, like -e CODE: what follows is an argument to it, not a script.
+    if (EVAL_OPTIONS.has(arg.split('=', 1)[0] ?? '')) return undefined;
     if (arg === '--') return args[index + 1];
+    if (arg.startsWith('-') && arg.includes('=')) continue;
     if (OPTIONS_WITH_VALUE.has(arg)) index++;
     else if (!arg.startsWith('-')) return arg;
   }

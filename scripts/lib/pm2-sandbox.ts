@@ -37,6 +37,8 @@ export interface Pm2Process {
   status: string;
   restarts: number;
   exitCode: number | undefined;
+  /** The app's custom metrics (pm2 monit), by name. */
+  metrics: Record<string, { value: unknown; unit?: string }>;
 }
 
 const PM2_BIN = join(PROJECT_ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
@@ -80,6 +82,7 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
         status: p.pm2_env.status,
         restarts: p.pm2_env.restart_time,
         exitCode: p.pm2_env.exit_code,
+        metrics: p.pm2_env.axm_monitor ?? {},
       }));
     },
     async onlinePid(name, other) {
@@ -116,7 +119,12 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
 interface RawProcess {
   name: string;
   pid: number;
-  pm2_env: { status: string; restart_time: number; exit_code?: number };
+  pm2_env: {
+    status: string;
+    restart_time: number;
+    exit_code?: number;
+    axm_monitor?: Record<string, { value: unknown; unit?: string }>;
+  };
 }
 
 function runPm2(env: NodeJS.ProcessEnv, args: string[]): Promise<{ stdout: string; stderr: string }> {

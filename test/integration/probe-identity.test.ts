@@ -1,0 +1,141 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { CLOCK_ENTRY, createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
+import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
+import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
+import { tickCount } from '../helpers/clock-log.ts';
+
+type Context = { sandbox: Sandbox; lookAlikes: ChildProcess[] };
+const probeSettings = { PROBE_PERIOD_MS: '200', PROBE_HANG_MS: '1000' };
+const SLEEPER = join(PROJECT_ROOT, 'test', 'fixtures', 'sleep-forever.mjs');
+
+const probeSays = async (sandbox: Sandbox, text: string): Promise<boolean> =>
+  ((await sandbox.outLog('probe')) + (await sandbox.errLog('probe'))).includes(text);
+
+/** Starts a process that only looks like the clock, with the clock's settings in its environment. */
+function startLookAlike(sandbox: Sandbox, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  return spawn(command, args, { env: { ...sandbox.env, ...env }, stdio: 'ignore', cwd: PROJECT_ROOT });
+}
+
+// ---
+
+const Identity = suite<Context>('probe: who counts as the clock', { lookAlikes: [] } as unknown as Context);
+
+Identity.before(async (context) => {
+  context.sandbox = await createSandbox(probeSettings);
+  context.lookAlikes = [];
+  await context.sandbox.pm2('start', ECOSYSTEM);
+});
+Identity.after(async ({ sandbox, lookAlikes }) => {
+  for (const child of lookAlikes) if (child.exitCode === null) child.kill('SIGKILL');
+  await sandbox.cleanup();
+});
+
+Identity('look-alikes are never counted as the clock, and never touched', async (context) => {
+  const { sandbox } = context;
+  // Same name, same file name, the clock's settings and even PM2's markers, but another program.
+  const fakeEntry = join(sandbox.dir, 'elsewhere', 'dist', 'clock', 'main.js');
+  await mkdir(join(fakeEntry, '..'), { recursive: true });
+  await writeFile(fakeEntry, 'setInterval(() => {}, 1 << 30);\n');
+  const pm2Markers = { name: 'clock', pm_id: '0', pm_exec_path: CLOCK_ENTRY };
+  context.lookAlikes.push(startLookAlike(sandbox, process.execPath, [fakeEntry], pm2Markers));
+  // The clock's exact entry path on its command line, as an argument to code that is not the clock.
+  context.lookAlikes.push(startLookAlike(sandbox, process.execPath, ['--eval=setInterval(() => {}, 1 << 30)', CLOCK_ENTRY]));
+  context.lookAlikes.push(startLookAlike(sandbox, process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', CLOCK_ENTRY]));
+  if (process.getuid?.() === 0) {
+    // Another user's process running the clock's own command line, whose code never starts the clock.
+    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLOCK_ENTRY];
+    context.lookAlikes.push(startLookAlike(sandbox, 'setpriv', args, { NODE_OPTIONS: `--import ${SLEEPER}` }));
+  } else {
+    console.log('  (skipped the other-user look-alike: it needs root to start a process as nobody)');
+  }
+  const pids = context.lookAlikes.map((child) => child.pid ?? 0);
+  // Two full scans (every 5 s) after they started.
+  const scans = await scanCount(sandbox);
+  await waitFor('two more full scans', async () => (await scanCount(sandbox)) >= scans + 2, 15_000);
+  for (const pid of pids) assert.ok(isAlive(pid), `look-alike ${pid} was touched`);
+  assert.not.ok(await probeSays(sandbox, 'terminating duplicate'));
+  const probe = (await sandbox.list()).find((p) => p.name === 'probe');
+  assert.is(probe?.metrics['clock pid']?.value, await sandbox.onlinePid('clock'));
+});
+
+Identity('a killed clock is healed even while look-alikes run', async ({ sandbox, lookAlikes }) => {
+  const pid = await sandbox.onlinePid('clock');
+  process.kill(pid, 'SIGKILL');
+  const newPid = await sandbox.onlinePid('clock', pid);
+  await waitFor('the probe to follow the new clock', () => probeSays(sandbox, `clock pid ${newPid} is healthy`));
+  for (const child of lookAlikes) assert.ok(isAlive(child.pid ?? 0), 'a look-alike was touched');
+});
+
+Identity('a clock started by hand on this state is terminated; PM2\'s clock ticks on', async ({ sandbox }) => {
+  const pm2Pid = await sandbox.onlinePid('clock');
+  const count = tickCount(await sandbox.outLog());
+  const orphan = sandbox.spawnClock();
+  await waitFor('the orphan to wait for the lock', () => orphan.output().includes('waiting for it to stop'));
+  await waitFor('the probe to terminate it', () => orphan.exitCode !== null, 15_000);
+  assert.is(orphan.exitCode, 0, 'it should have stopped gracefully on SIGTERM');
+  assert.ok(await probeSays(sandbox, `terminating duplicate clock pid ${orphan.pid}`));
+  assert.is(await sandbox.onlinePid('clock'), pm2Pid);
+  const log = await waitFor('PM2\'s clock to tick on', async () => {
+    const text = await sandbox.outLog();
+    return tickCount(text) >= count + 4 ? text : undefined;
+  });
+  assert.is(checkContinuity(log).breaks, 0);
+});
+
+Identity.run();
+
+async function scanCount(sandbox: Sandbox): Promise<number> {
+  // The probe publishes how long its last full scan took; count the distinct values it has shown.
+  const probe = (await sandbox.list()).find((p) => p.name === 'probe');
+  const value = String(probe?.metrics['last scan']?.value ?? '');
+  if (value !== lastScanValue) {
+    lastScanValue = value;
+    scansSeen += 1;
+  }
+  return scansSeen;
+}
+let lastScanValue = '';
+let scansSeen = 0;
+
+// ---
+
+const Orphans = suite<Context>('probe: orphans of a killed PM2 daemon', {} as Context);
+
+Orphans.before(async (context) => {
+  context.sandbox = await createSandbox(probeSettings);
+  await context.sandbox.pm2('start', ECOSYSTEM);
+});
+Orphans.after(async ({ sandbox }) => sandbox.cleanup());
+
+Orphans('the old clock is terminated when a new daemon runs the ecosystem; no tick is lost', async ({ sandbox }) => {
+  const oldClock = await sandbox.onlinePid('clock');
+  const oldProbe = await sandbox.onlinePid('probe');
+  const daemon = Number((await import('node:fs')).readFileSync(join(sandbox.home, 'pm2.pid'), 'utf8'));
+  await waitFor('a few ticks', async () => tickCount(await sandbox.outLog()) >= 6);
+  process.kill(daemon, 'SIGKILL');
+  try {
+    // The probe leaves with its daemon; the clock goes on ticking as an orphan.
+    await waitFor('the orphaned probe to leave', () => !isAlive(oldProbe));
+    assert.ok(isAlive(oldClock));
+    await sandbox.pm2('start', ECOSYSTEM);
+    await waitFor('the new probe to terminate the orphan', () => !isAlive(oldClock), 15_000);
+    const newClock = await sandbox.onlinePid('clock');
+    assert.is.not(newClock, oldClock);
+    const count = tickCount(await sandbox.outLog());
+    const log = await waitFor('the new clock to tick', async () => {
+      const text = await sandbox.outLog();
+      return tickCount(text) >= count + 4 ? text : undefined;
+    });
+    assert.is(checkContinuity(log).breaks, 0, 'a tick was lost in the hand-over');
+    assert.ok(await probeSays(sandbox, `terminating duplicate clock pid ${oldClock}`));
+  } finally {
+    if (isAlive(oldClock)) process.kill(oldClock, 'SIGKILL');
+  }
+});
+
+Orphans.run();
