@@ -18,6 +18,9 @@ import type { Supervisor } from './supervisor.ts';
  * The clock proper, on the main thread: it owns the state (lock, checkpoint, heartbeat) and does all
  * the I/O, while the supervised worker threads only keep time.
  */
+// Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
+const OUTPUT_LOSS_WINDOW_MS = 1_000;
+
 export class Clock {
   private readonly names: string[];
   private readonly paths: ReturnType<typeof statePaths>;
@@ -29,6 +32,7 @@ export class Clock {
   private readyAt: number | null = null;
   private healthy: Promise<void> | undefined;
   private stopping = false;
+  private outputGone = false;
 
   constructor(
     private readonly config: ClockConfig,
@@ -96,18 +100,36 @@ export class Clock {
     return { type: 'run', run: progress.run, firstTick, lastTick: config.ticksPerRun, firstDueAt, intervalMs };
   }
 
-  /** Prints a tick, then checkpoints it: a crash in between repeats that tick once, never skips it. */
+  /**
+   * Prints a tick, then checkpoints it once the line is out: a crash in between repeats that tick
+   * once, never skips it. The checkpoint is the state as of this line, so a later line that fails
+   * is never saved as printed.
+   */
   onTick(index: number, { run, tick, at }: Extract<FromWorker, { type: 'tick' }>): void {
     const { progress } = this;
     // A tick from a worker being replaced, or one already counted, is not printed twice.
-    if (!progress?.record(index, run, tick, at)) return;
-    process.stdout.write(`${formatTickLine(this.names[index] ?? '', run, tick, this.config.ticksPerRun, at)}\n`);
+    if (this.stopping || !progress?.record(index, run, tick, at)) return;
     if (progress.isRunComplete()) {
-      log(`run ${progress.run} complete; starting run ${progress.run + 1}`);
       progress.startNextRun(Date.now());
       this.names.forEach((_, thread) => this.supervisor.assign(thread));
     }
-    this.checkpoint.set(serializeCheckpoint(progress.toCheckpoint()));
+    const snapshot = serializeCheckpoint(progress.toCheckpoint());
+    const line = formatTickLine(this.names[index] ?? '', run, tick, this.config.ticksPerRun, at);
+    const completed = progress.run !== run ? `clock: run ${run} complete; starting run ${progress.run}\n` : '';
+    process.stdout.write(`${line}\n${completed}`, (error) => {
+      if (!error && !this.outputGone) this.checkpoint.set(snapshot);
+    });
+  }
+
+  /**
+   * stdout is gone (the PM2 daemon that reads it died): the last ticks may sit unread in the dead
+   * pipe, so they are taken back in the checkpoint, to be printed again by the next clock.
+   */
+  outputLost(): void {
+    if (this.outputGone || !this.progress) return;
+    this.outputGone = true;
+    this.progress.rollBackSince(Date.now() - OUTPUT_LOSS_WINDOW_MS);
+    this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
   }
 
   /** Saves what was printed and lets the next clock in. `cleanly`: a stop on request, not a crash. */

@@ -37,6 +37,14 @@ function exitOnConfigError(error: unknown): never {
   process.exit(EXIT.config);
 }
 
+// EPIPE and the like: stdout and stderr are pipes to the PM2 daemon, and it can die.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', () => {
+    clock?.outputLost();
+    void stop(EXIT.outputLost);
+  });
+}
+
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     log(`${signal} received; stopping`);

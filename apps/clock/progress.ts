@@ -3,6 +3,9 @@ import { resumeDueAt } from './schedule.ts';
 
 /** The clock's progress in memory: what the checkpoint saves and what a restart resumes from. */
 export class Progress {
+  /** The run just completed, kept so that its last ticks can be taken back (rollBackSince). */
+  private finishedRun: { run: number; runStartedAt: number; threads: ThreadProgress[] } | undefined;
+
   private constructor(
     public run: number,
     public runStartedAt: number,
@@ -44,11 +47,31 @@ export class Progress {
   }
 
   startNextRun(nowMs: number): void {
+    this.finishedRun = { run: this.run, runStartedAt: this.runStartedAt, threads: this.threads.map((t) => ({ ...t })) };
     this.run += 1;
     this.runStartedAt = nowMs;
     for (const thread of this.threads) {
       thread.tick = 0;
       thread.at = null;
+    }
+  }
+
+  /**
+   * Takes back every tick recorded at or after `sinceMs`: ticks that were printed but may never have
+   * reached the log. Saved that way, they are printed again (a repeat) rather than lost.
+   */
+  rollBackSince(sinceMs: number): void {
+    if (this.runStartedAt >= sinceMs && this.finishedRun) {
+      this.run = this.finishedRun.run;
+      this.runStartedAt = this.finishedRun.runStartedAt;
+      this.finishedRun.threads.forEach((thread, index) => Object.assign(this.threads[index] ?? {}, thread));
+      this.finishedRun = undefined;
+    }
+    for (const thread of this.threads) {
+      if (thread.at !== null && thread.at >= sinceMs && thread.tick > 0) {
+        thread.tick -= 1;
+        if (thread.tick === 0) thread.at = null;
+      }
     }
   }
 

@@ -9,6 +9,11 @@ export const EXIT = {
   internal: 1,
   /** Worker threads kept failing (more than 3 restarts in 30 s): escalated so that PM2 restarts the process. */
   escalated: 70,
+  /**
+   * The clock's output is gone (stdout is a pipe to the PM2 daemon, and the daemon died): it stops
+   * rather than tick into the void, since an unlogged tick is a lost one. The next daemon's clock resumes.
+   */
+  outputLost: 74,
   /** Bad configuration: the one line before it names the variable. PM2 does not restart (stop_exit_codes). */
   config: 78,
 } as const;

@@ -274,3 +274,40 @@ DueAndSave('toCheckpoint is a copy: later ticks do not change a checkpoint alrea
 });
 
 DueAndSave.run();
+
+// ---
+
+const RollBack = suite('Progress.rollBackSince');
+
+RollBack('takes back each thread\'s ticks printed since the given moment, and only those', () => {
+  const progress = Progress.fresh(['thread-1', 'thread-2'], 5, 1_000);
+  progress.record(0, 1, 1, 2_000);
+  progress.record(1, 1, 1, 3_000);
+  progress.record(0, 1, 2, 4_000);
+  progress.rollBackSince(3_500);
+  assert.equal(progress.threads.map((t) => t.tick), [1, 1]);
+});
+
+RollBack('a thread taken back to tick 0 has no last tick time', () => {
+  const progress = Progress.fresh(['thread-1', 'thread-2'], 5, 1_000);
+  progress.record(0, 1, 1, 2_000);
+  progress.record(1, 1, 1, 3_000);
+  progress.rollBackSince(2_500);
+  assert.equal(progress.threads.map((t) => t.tick), [1, 0]);
+  assert.is(progress.threads[1]?.at, null);
+});
+
+RollBack('takes back a rollover that happened since, back to the end of the finished run', () => {
+  const progress = Progress.fresh(['thread-1', 'thread-2'], 2, 1_000);
+  progress.record(0, 1, 1, 2_000);
+  progress.record(0, 1, 2, 3_000);
+  progress.record(1, 1, 1, 4_000);
+  progress.record(1, 1, 2, 8_000);
+  progress.startNextRun(8_000);
+  progress.rollBackSince(7_500);
+  assert.is(progress.run, 1);
+  assert.equal(progress.threads.map((t) => t.tick), [2, 1], 'thread-2 prints its last tick again');
+  assert.not.ok(progress.isRunComplete());
+});
+
+RollBack.run();
