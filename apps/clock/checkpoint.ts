@@ -12,6 +12,8 @@ export interface Checkpoint {
   /** Wall-clock ms when this run started. */
   runStartedAt: number;
   threads: ThreadProgress[];
+  /** How many times a clock has resumed from this checkpoint (absent in older files: 0). */
+  resumes?: number;
 }
 
 export interface ThreadProgress {
@@ -44,7 +46,7 @@ export function parseCheckpoint(text: string): Checkpoint {
     throw new CheckpointDamage(text.trim() === '' ? 'empty file' : 'not JSON (truncated?)');
   }
   if (!isRecord(value)) throw new CheckpointDamage('not a JSON object');
-  const { version, run, runStartedAt, threads } = value;
+  const { version, run, runStartedAt, threads, resumes = 0 } = value;
   if (typeof version === 'number' && version > CHECKPOINT_VERSION) {
     throw new CheckpointDamage(`format version ${version} is newer than this clock's ${CHECKPOINT_VERSION}`);
   }
@@ -61,7 +63,8 @@ export function parseCheckpoint(text: string): Checkpoint {
     }
     return { name: thread.name, tick: thread.tick, at: thread.at };
   });
-  return { version: CHECKPOINT_VERSION, run, runStartedAt, threads: progress };
+  if (!isCount(resumes)) throw new CheckpointDamage('"resumes" is not a whole number');
+  return { version: CHECKPOINT_VERSION, run, runStartedAt, threads: progress, resumes };
 }
 
 export type LoadedCheckpoint =

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
 import type { ClockConfig } from '../shared/config.ts';
 import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
-import { registerAction, signalReady } from '../shared/pm2-ipc.ts';
+import { publishMetrics, registerAction, signalReady, type Metric } from '../shared/pm2-ipc.ts';
 import { readProcStat } from '../shared/proc-stat.ts';
 import { prepareStateDir, statePaths } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
@@ -65,7 +65,10 @@ export class Clock {
     if (waited) log(`took over the state in ${config.stateDir}`);
     // Holding the lock, this clock is the only writer: what a killed writer left half-done can go.
     await removeLeftoverTempFiles(config.stateDir);
-    this.beating = setInterval(() => this.heartbeat.set(this.pulse()), HEARTBEAT_PERIOD_MS);
+    this.beating = setInterval(() => {
+      this.heartbeat.set(this.pulse());
+      this.publishMetrics();
+    }, HEARTBEAT_PERIOD_MS);
 
     const failures = failuresSoFar(await readStartRecord(paths.starts));
     const recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
@@ -176,6 +179,21 @@ export class Clock {
       threads: ticking ? progress.threads.map((thread) => ({ ...thread })) : [],
     };
     return serializeHeartbeat(heartbeat);
+  }
+
+  private lastMetrics = '';
+  /** What `pm2 monit` shows of the clock, sent only when it changes. */
+  private publishMetrics(): void {
+    const { progress } = this;
+    if (!progress || this.readyAt === null) return;
+    const metrics: Record<string, Metric> = { run: { value: progress.run } };
+    for (const thread of progress.threads) metrics[`${thread.name} tick`] = { value: thread.tick };
+    metrics['worker restarts'] = { value: this.supervisor.restartCount };
+    metrics['resumes from checkpoint'] = { value: progress.resumes };
+    const text = JSON.stringify(metrics);
+    if (text === this.lastMetrics) return;
+    this.lastMetrics = text;
+    publishMetrics(metrics);
   }
 
   /** `pm2 trigger clock fault "crash thread-2"`: only with CLOCK_FAULTS=1, for tests and `npm run chaos`. */

@@ -11,6 +11,8 @@ export class Progress {
     public runStartedAt: number,
     readonly threads: ThreadProgress[],
     readonly ticksPerRun: number,
+    /** Resumes from a checkpoint so far, this one included. */
+    readonly resumes = 0,
   ) {}
 
   static fresh(names: string[], ticksPerRun: number, nowMs: number): Progress {
@@ -26,7 +28,7 @@ export class Progress {
       const saved = checkpoint.threads[index];
       return saved ? { name, tick: Math.min(saved.tick, ticksPerRun), at: saved.at } : { name, tick: 0, at: null };
     });
-    return new Progress(checkpoint.run, checkpoint.runStartedAt, threads, ticksPerRun);
+    return new Progress(checkpoint.run, checkpoint.runStartedAt, threads, ticksPerRun, (checkpoint.resumes ?? 0) + 1);
   }
 
   /** Records thread `index`'s tick; false (and nothing changes) unless it is the one that comes next. */
@@ -87,6 +89,7 @@ export class Progress {
       run: this.run,
       runStartedAt: this.runStartedAt,
       threads: this.threads.map((thread) => ({ ...thread })),
+      resumes: this.resumes,
     };
   }
 }

@@ -57,6 +57,8 @@ export class Supervisor {
   private readonly restarts: number[] = [];
   private readonly checker: NodeJS.Timeout;
   private stopping = false;
+  /** Worker restarts since the process started. */
+  restartCount = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = options.names.map((name, index) => this.spawn(name, options.intervalsMs[index] ?? 0));
@@ -153,6 +155,7 @@ export class Supervisor {
 
   private restart(slot: Slot, reason: string): void {
     const now = performance.now();
+    this.restartCount += 1;
     this.restarts.push(now);
     while (this.restarts.length > 0 && (this.restarts[0] ?? now) < now - RESTART_WINDOW_MS) this.restarts.shift();
     if (this.restarts.length > MAX_RESTARTS) {

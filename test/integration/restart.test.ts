@@ -50,6 +50,11 @@ Kill('PM2 restarts it and the ticks carry on from the checkpoint, with no gap', 
   assertNoTickLost(after, 1);
   const clock = (await sandbox.list()).find((p) => p.name === 'clock');
   assert.is(clock?.restarts, 1);
+  const resumes = await waitFor('the resume count in pm2 monit', async () => {
+    const metrics = (await sandbox.list()).find((p) => p.name === 'clock')?.metrics;
+    return metrics?.['resumes from checkpoint']?.value;
+  });
+  assert.is(resumes, 1);
 });
 
 Kill('kill after kill, each restart resumes where the last one was', async ({ sandbox }) => {
@@ -92,6 +97,7 @@ Worker('a crashed worker is restarted by the main thread, the process goes on', 
   const clock = (await sandbox.list()).find((p) => p.name === 'clock');
   assert.is(clock?.pid, pid, 'the process was restarted');
   assert.is(clock?.restarts, 0);
+  assert.is(clock?.metrics['worker restarts']?.value, 1);
 });
 
 Worker('a hung worker is ended and restarted once it is overdue', async ({ sandbox }) => {
