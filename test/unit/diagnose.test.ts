@@ -1,0 +1,90 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
+import { diagnose, type Observation } from '../../apps/probe/diagnose.ts';
+import { HealBudget, MAX_HEALS, WINDOW_MS } from '../../apps/probe/heal-budget.ts';
+import type { Pm2App } from '../../apps/probe/pm2-client.ts';
+
+const NOW = 1_800_000_000_000;
+const app = (status: string, pid = 100): Pm2App => ({ name: 'clock', pmId: 0, pid, status, launchedAt: NOW - 60_000, restarts: 0 });
+const beat = (pid: number, ageMs: number): Heartbeat => ({
+  pid,
+  startTicks: 5,
+  phase: 'ticking',
+  startedAt: NOW - 60_000,
+  readyAt: NOW - 59_000,
+  writtenAt: NOW - ageMs,
+  run: 1,
+  threads: [],
+});
+const seen = (overrides: Partial<Observation>): Observation => ({
+  now: NOW,
+  app: app('online'),
+  verified: true,
+  startedAt: NOW - 60_000,
+  heartbeat: beat(100, 100),
+  heartbeatIsOwn: true,
+  heartbeatIsDuplicate: false,
+  hangMs: 3_000,
+  ...overrides,
+});
+
+const Diagnose = suite('diagnose');
+
+Diagnose('a verified clock with a fresh heartbeat of its own is healthy', () => {
+  assert.equal(diagnose(seen({})), { kind: 'healthy', pid: 100, heartbeatAgeMs: 100 });
+});
+
+Diagnose('a heartbeat older than the limit means hung', () => {
+  assert.equal(diagnose(seen({ heartbeat: beat(100, 3_001) })), { kind: 'hung', pid: 100, silentMs: 3_001 });
+});
+
+Diagnose('PM2 online but the pid is not a proven clock: a ghost, whatever the heartbeat says', () => {
+  assert.equal(diagnose(seen({ verified: false })), { kind: 'ghost', pid: 100 });
+});
+
+Diagnose('PM2 states: stopped is left alone, errored is named, transitions are waited out', () => {
+  assert.equal(diagnose(seen({ app: app('stopped') })), { kind: 'stopped', status: 'stopped' });
+  assert.equal(diagnose(seen({ app: app('errored') })), { kind: 'errored' });
+  assert.equal(diagnose(seen({ app: app('launching') })), { kind: 'transient', status: 'launching' });
+  assert.equal(diagnose(seen({ app: undefined })), { kind: 'not-declared' });
+});
+
+Diagnose('a clock that does not own the state yet: starting, then hung once silent past the limit', () => {
+  const notYet = { heartbeat: undefined, heartbeatIsOwn: false };
+  assert.equal(diagnose(seen({ ...notYet, startedAt: NOW - 500 })), { kind: 'starting', pid: 100 });
+  assert.equal(diagnose(seen({ ...notYet, startedAt: NOW - 3_500 })), { kind: 'hung', pid: 100, silentMs: 3_500 });
+});
+
+Diagnose('a clock waiting for a duplicate that holds the state is not hung', () => {
+  const waiting = seen({ heartbeat: beat(200, 100), heartbeatIsOwn: false, heartbeatIsDuplicate: true, startedAt: NOW - 10_000 });
+  assert.equal(diagnose(waiting), { kind: 'waiting', pid: 100, ownerPid: 200 });
+});
+
+Diagnose.run();
+
+// ---
+
+const Budget = suite('HealBudget');
+
+Budget(`allows ${MAX_HEALS} heals within the window, then backs off, doubling`, () => {
+  const budget = new HealBudget();
+  for (let heal = 0; heal < MAX_HEALS; heal++) assert.equal(budget.take(NOW + heal), { allowed: true });
+  const first = budget.take(NOW + 10);
+  assert.equal(first, { allowed: false, until: NOW + 10 + 5_000, startedNow: true });
+  assert.equal(budget.take(NOW + 20), { allowed: false, until: NOW + 10 + 5_000, startedNow: false });
+  // After the back-off the window still holds five heals: the next back-off is twice as long.
+  const second = budget.take(NOW + 5_010);
+  assert.equal(second, { allowed: false, until: NOW + 5_010 + 10_000, startedNow: true });
+});
+
+Budget('a quiet window forgets the heals and the back-off', () => {
+  const budget = new HealBudget();
+  for (let heal = 0; heal <= MAX_HEALS; heal++) budget.take(NOW + heal);
+  const later = NOW + 5_000 + 2 * WINDOW_MS;
+  assert.equal(budget.take(later), { allowed: true });
+  for (let heal = 1; heal < MAX_HEALS; heal++) budget.take(later + heal);
+  assert.equal(budget.take(later + 10), { allowed: false, until: later + 10 + 5_000, startedNow: true });
+});
+
+Budget.run();
