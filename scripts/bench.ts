@@ -4,25 +4,62 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../apps/shared/config.ts';
 import { readHeartbeat } from '../apps/shared/heartbeat.ts';
 import { statePaths } from '../apps/shared/state-dir.ts';
+import { measureHangRecoveries, PROBE_KILL_LIMIT_MS, type HangRecoveries } from './lib/hang-recovery.ts';
+import { cleanUpOnInterrupt } from './lib/interrupt.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
+import { measureProbeCost, type ProbeCpu } from './lib/probe-cost.ts';
+import { pm2DaemonPid, residentMb } from './lib/proc-usage.ts';
 import { median, percentile } from './lib/stats.ts';
 import { waitFor } from './lib/wait.ts';
 
-const HELP = `npm run bench -- [--kills N] [--json]
+const HELP = `npm run bench -- [--kills N] [--hangs N] [--probe-seconds N] [--extra N] [--json]
 
 Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
+  probe cost               the probe's CPU time as a share of one core, over a window as the machine
+                           is and over another with N extra idle processes in /proc for its scans,
+                           each with the probe's own 'last scan' time (measured first, undisturbed)
+  recovery after a hang    kill -STOP of the clock -> the restarted clock's first tick in PM2's log:
+                           the probe finds the silent clock and SIGKILLs it, PM2 starts it again
   recovery after SIGKILL   kill -9 of the clock -> the clock ready again (lock, checkpoint, workers),
                            beside the same for a bare JavaScript app under the same PM2 (the floor)
-  memory                   resident memory of the clock process (main thread + workers)
-Prints figures; asserts nothing.
+  memory                   resident memory of the clock (main thread + workers), the probe and the
+                           PM2 daemon, beside the bare JavaScript app's
+Prints figures; asserts nothing. Progress goes to stderr.
 
-  --kills N   kills per app (default 20)
-  --json      machine-readable output
-Exit codes: 0 measured, 1 failed to measure, 100 wrong usage.`;
+  --kills N           SIGKILLs per app (default 20)
+  --hangs N           hangs of the clock (default 5; beyond 5 they wait for the probe's heal budget,
+                      5 heals a minute)
+  --probe-seconds N   length of each probe cost window in seconds (default 60, at least 5: the
+                      probe scans /proc every 5 s)
+  --extra N           idle processes added for the second window (default 2000, at most 20000)
+  --json              machine-readable output
+Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; cleaned up).`;
 
 // Kill only a clock that has been ready for over a second: the figure is the healthy-restart path,
 // not the crash-loop back-off.
 const SETTLE_MS = 1_200;
+// The hang figure is for the probe's production defaults, whatever the caller's environment says.
+const PROBE_PERIOD_MS = 500;
+const PROBE_HANG_MS = 3_000;
+// The probe scans the whole of /proc this often (apps/probe/probe.ts): a shorter window may hold no scan.
+const PROBE_SCAN_EVERY_S = 5;
+const MAX_EXTRA = 20_000;
+
+interface Options {
+  kills: number;
+  hangs: number;
+  probeSeconds: number;
+  extra: number;
+  json: boolean;
+}
+
+interface Measurements {
+  clockMs: number[];
+  bareMs: number[];
+  hangs: HangRecoveries;
+  probeCost: { quiet: ProbeCpu; crowded: ProbeCpu };
+  memoryMb: { clock: number; probe: number; daemon: number; bare: number };
+}
 
 interface Figure {
   name: string;
@@ -33,54 +70,104 @@ interface Figure {
 }
 
 async function main(): Promise<number> {
-  let options;
+  let options: Options | 'help';
   try {
-    options = parseArgs({ options: { kills: { type: 'string', default: '20' }, json: { type: 'boolean' }, help: { type: 'boolean' } } }).values;
+    options = parseOptions();
   } catch (error) {
+    // parseArgs's own complaints (an unknown option, a missing value) and ours alike.
     console.error(`bench: ${(error as Error).message}; see npm run bench -- --help`);
     return 100;
   }
-  if (options.help) {
+  if (options === 'help') {
     console.log(HELP);
     return 0;
   }
-  const kills = Number(options.kills);
-  if (!Number.isInteger(kills) || kills < 1) {
-    console.error(`bench: --kills expects a whole number from 1, got "${options.kills}"`);
-    return 100;
-  }
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
-  const sandbox = await createSandbox({ CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20' });
+  const sandbox = await createSandbox({
+    CLOCK_INTERVALS: '2,4',
+    CLOCK_TICKS: '20',
+    PROBE_PERIOD_MS: String(PROBE_PERIOD_MS),
+    PROBE_HANG_MS: String(PROBE_HANG_MS),
+  });
+  const cleanUpSandbox = cleanUpOnInterrupt(() => sandbox.cleanup());
   try {
-    const readyFile = join(sandbox.dir, 'bare-ready.json');
-    await sandbox.pm2('start', ECOSYSTEM);
-    await sandbox.pm2With({ BARE_READY_FILE: readyFile }, 'start', join(PROJECT_ROOT, 'scripts/lib/bare-app.js'), '--name', 'bare');
-    const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
-    const clockMs: number[] = [];
-    const bareMs: number[] = [];
-    for (let kill = 1; kill <= kills; kill++) {
-      progress(`kill ${kill}/${kills}`);
-      clockMs.push(await recovery(sandbox, 'clock', async () => (await readHeartbeat(heartbeatPath))?.readyAt ?? undefined));
-      bareMs.push(await recovery(sandbox, 'bare', async () => JSON.parse(await readFile(readyFile, 'utf8')).readyAt));
-    }
-    const rssMb = await residentMb(await sandbox.onlinePid('clock'));
-    const ratio = median(clockMs) / median(bareMs);
-    const figures: Figure[] = [
-      {
-        name: 'recovery after SIGKILL (median, p95)',
-        value: `${median(clockMs)} ms, ${percentile(clockMs, 0.95)} ms`,
-        anchor: `bare JS app: ${median(bareMs)} ms, ${percentile(bareMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
-        target: '<= 1.5 x bare',
-        met: ratio <= 1.5,
-      },
-      { name: 'clock resident memory', value: `${rssMb.toFixed(1)} MB`, anchor: 'main thread + 2 workers', target: '< 80 MB', met: rssMb < 80 },
-    ];
-    if (options.json) console.log(JSON.stringify({ kills, clockMs, bareMs, rssMb, figures }, null, 2));
-    else printTable(figures, kills);
+    const measured = await measure(sandbox, options, progress);
+    const figures = toFigures(measured);
+    if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
+    else printTable(figures, options);
     return 0;
   } finally {
-    await sandbox.cleanup();
+    await cleanUpSandbox();
   }
+}
+
+function parseOptions(): Options | 'help' {
+  const { values } = parseArgs({
+    options: {
+      kills: { type: 'string', default: '20' },
+      hangs: { type: 'string', default: '5' },
+      'probe-seconds': { type: 'string', default: '60' },
+      extra: { type: 'string', default: '2000' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  return {
+    kills: wholeNumber('--kills', values.kills, 1),
+    hangs: wholeNumber('--hangs', values.hangs, 1),
+    probeSeconds: wholeNumber('--probe-seconds', values['probe-seconds'], PROBE_SCAN_EVERY_S),
+    extra: wholeNumber('--extra', values.extra, 1, MAX_EXTRA),
+    json: values.json,
+  };
+}
+
+function wholeNumber(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `from ${min}` : `from ${min} to ${max}`;
+    throw new Error(`${option} expects a whole number ${range}, got "${text}"`);
+  }
+  return value;
+}
+
+/**
+ * The probe's cost comes first, while nothing else disturbs the clock it watches; the bare app
+ * joins only for the SIGKILLs, its one use; memory is read last, after every restart.
+ */
+async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Measurements> {
+  progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
+  await sandbox.pm2('start', ECOSYSTEM);
+  await waitForSettledClock(sandbox);
+  const probeCost = await measureProbeCost(sandbox, options.probeSeconds, options.extra, progress);
+  const hangs = await measureHangRecoveries(sandbox, options.hangs, SETTLE_MS, progress);
+
+  const readyFile = join(sandbox.dir, 'bare-ready.json');
+  await sandbox.pm2With({ BARE_READY_FILE: readyFile }, 'start', join(PROJECT_ROOT, 'scripts/lib/bare-app.js'), '--name', 'bare');
+  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
+  const clockMs: number[] = [];
+  const bareMs: number[] = [];
+  for (let kill = 1; kill <= options.kills; kill++) {
+    progress(`kill ${kill}/${options.kills}`);
+    clockMs.push(await recovery(sandbox, 'clock', async () => (await readHeartbeat(heartbeatPath))?.readyAt ?? undefined));
+    bareMs.push(await recovery(sandbox, 'bare', async () => JSON.parse(await readFile(readyFile, 'utf8')).readyAt));
+  }
+
+  const memoryMb = {
+    clock: await residentMb(await sandbox.onlinePid('clock')),
+    probe: await residentMb(await sandbox.onlinePid('probe')),
+    daemon: await residentMb(await pm2DaemonPid(sandbox.home)),
+    bare: await residentMb(await sandbox.onlinePid('bare')),
+  };
+  return { clockMs, bareMs, hangs, probeCost, memoryMb };
+}
+
+async function waitForSettledClock(sandbox: Sandbox): Promise<void> {
+  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
+  await waitFor(`the clock to have been ready for ${SETTLE_MS} ms`, async () => {
+    const readyAt = (await readHeartbeat(heartbeatPath))?.readyAt;
+    return typeof readyAt === 'number' && Date.now() - readyAt > SETTLE_MS;
+  });
 }
 
 /**
@@ -103,16 +190,88 @@ async function recovery(sandbox: Sandbox, name: string, readyAt: () => Promise<n
   return after - killedAt;
 }
 
-async function residentMb(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
-  return kb / 1024;
+function toFigures({ clockMs, bareMs, hangs, probeCost, memoryMb }: Measurements): Figure[] {
+  const ratio = median(clockMs) / median(bareMs);
+  return [
+    {
+      name: 'recovery after SIGKILL (median, p95)',
+      value: `${median(clockMs)} ms, ${percentile(clockMs, 0.95)} ms`,
+      anchor: `bare JS app: ${median(bareMs)} ms, ${percentile(bareMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
+      target: '<= 1.5 x bare',
+      met: ratio <= 1.5,
+    },
+    hangFigure(hangs),
+    probeCpuFigure('probe CPU, machine as is', probeCost.quiet),
+    probeCpuFigure(`probe CPU, +${probeCost.crowded.extra} idle processes`, probeCost.crowded),
+    { name: 'clock resident memory', value: megabytes(memoryMb.clock), anchor: 'main thread + 2 workers', target: '< 80 MB', met: memoryMb.clock < 80 },
+    {
+      name: 'probe resident memory',
+      value: megabytes(memoryMb.probe),
+      anchor: `bare JS app: ${megabytes(memoryMb.bare)}`,
+      target: '< 2 x bare',
+      met: memoryMb.probe < 2 * memoryMb.bare,
+    },
+    { name: 'PM2 daemon resident memory', value: megabytes(memoryMb.daemon), anchor: 'PM2 itself, 3 apps', target: '< 150 MB', met: memoryMb.daemon < 150 },
+  ];
 }
 
-function printTable(figures: Figure[], kills: number): void {
+function hangFigure({ ms, failures }: HangRecoveries): Figure {
+  const targetMs = PROBE_HANG_MS + 1_000;
+  const healed = ms.length > 0 ? `${median(ms)} ms (min ${Math.min(...ms)}, max ${Math.max(...ms)})` : 'never healed';
+  const unhealed = failures > 0 ? `; ${failures} not killed by the probe within ${PROBE_KILL_LIMIT_MS / 1000} s` : '';
+  return {
+    name: 'recovery after a hang (median)',
+    value: `${healed}${unhealed}`,
+    anchor: `probe: hung after ${PROBE_HANG_MS} ms silent, looks every ${PROBE_PERIOD_MS} ms`,
+    target: `< ${targetMs} ms`,
+    met: failures === 0 && median(ms) < targetMs,
+  };
+}
+
+function probeCpuFigure(name: string, cpu: ProbeCpu): Figure {
+  const scan = cpu.lastScanMs === undefined ? 'no scan reported' : `last scan ${cpu.lastScanMs} ms`;
+  return {
+    name,
+    value: `${cpu.percentOfCore.toFixed(2)} % of a core`,
+    anchor: `${cpu.processes} processes, ${scan}`,
+    target: '< 1 %',
+    met: cpu.percentOfCore < 1,
+  };
+}
+
+function megabytes(mb: number): string {
+  return `${mb.toFixed(1)} MB`;
+}
+
+function toJson(options: Options, measured: Measurements, figures: Figure[]): object {
+  const { clockMs, bareMs, hangs, probeCost, memoryMb } = measured;
+  return {
+    kills: options.kills,
+    clockMs,
+    bareMs,
+    rssMb: memoryMb.clock,
+    hangs: options.hangs,
+    hangMs: hangs.ms,
+    hangFailures: hangs.failures,
+    probeHangMs: PROBE_HANG_MS,
+    probePeriodMs: PROBE_PERIOD_MS,
+    probeSeconds: options.probeSeconds,
+    extra: options.extra,
+    probeCost,
+    probeRssMb: memoryMb.probe,
+    daemonRssMb: memoryMb.daemon,
+    bareRssMb: memoryMb.bare,
+    figures,
+  };
+}
+
+function printTable(figures: Figure[], options: Options): void {
   const rows = [['figure', 'measured', 'anchor', 'target', ''], ...figures.map((f) => [f.name, f.value, f.anchor, f.target, f.met ? 'met' : 'MISSED'])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  console.log(`estatus bench: ${kills} SIGKILLs per app, Node ${process.version}, PM2 in a temporary PM2_HOME`);
+  console.log(
+    `estatus bench: ${options.kills} SIGKILLs per app, ${options.hangs} hangs, probe CPU over ${options.probeSeconds} s per window, ` +
+      `Node ${process.version}, PM2 in a temporary PM2_HOME`,
+  );
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }
 

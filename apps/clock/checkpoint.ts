@@ -46,7 +46,7 @@ export function parseCheckpoint(text: string): Checkpoint {
     throw new CheckpointDamage(text.trim() === '' ? 'empty file' : 'not JSON (truncated?)');
   }
   if (!isRecord(value)) throw new CheckpointDamage('not a JSON object');
-  const { version, run, runStartedAt, threads, resumes = 0 } = value;
+  const { version, run, runStartedAt, threads, resumes } = value;
   if (typeof version === 'number' && version > CHECKPOINT_VERSION) {
     throw new CheckpointDamage(`format version ${version} is newer than this clock's ${CHECKPOINT_VERSION}`);
   }
@@ -63,6 +63,7 @@ export function parseCheckpoint(text: string): Checkpoint {
     }
     return { name: thread.name, tick: thread.tick, at: thread.at };
   });
+  if (resumes === undefined) return { version: CHECKPOINT_VERSION, run, runStartedAt, threads: progress };
   if (!isCount(resumes)) throw new CheckpointDamage('"resumes" is not a whole number');
   return { version: CHECKPOINT_VERSION, run, runStartedAt, threads: progress, resumes };
 }

@@ -287,3 +287,17 @@ Kill(`SIGKILL at a random moment ${ITERATIONS} times: always loaded, never damag
 });
 
 Kill.run();
+
+// ---
+
+const Resumes = suite('the resume count');
+
+Resumes('is kept when present and must be a whole number', () => {
+  const base = { version: 1, run: 2, runStartedAt: 1_764_000_000_000, threads: [{ name: 'thread-1', tick: 0, at: null }] };
+  assert.is(parseCheckpoint(JSON.stringify({ ...base, resumes: 4 })).resumes, 4);
+  assert.is(parseCheckpoint(JSON.stringify(base)).resumes, undefined);
+  assert.throws(() => parseCheckpoint(JSON.stringify({ ...base, resumes: -1 })), (error: unknown) => error instanceof CheckpointDamage);
+  assert.throws(() => parseCheckpoint(JSON.stringify({ ...base, resumes: 'x' })), (error: unknown) => error instanceof CheckpointDamage);
+});
+
+Resumes.run();

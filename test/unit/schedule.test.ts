@@ -255,6 +255,7 @@ DueAndSave('toCheckpoint round-trips through serializeCheckpoint and parseCheckp
     version: CHECKPOINT_VERSION,
     run: 1,
     runStartedAt: 1_000,
+    resumes: 0,
     threads: [
       { name: 'thread-1', tick: 2, at: 5_000 },
       { name: 'thread-2', tick: 1, at: 5_001 },
@@ -263,7 +264,7 @@ DueAndSave('toCheckpoint round-trips through serializeCheckpoint and parseCheckp
   const loaded = parseCheckpoint(serializeCheckpoint(saved));
   assert.equal(loaded, saved);
   const resumed = Progress.resume(loaded, ['thread-1', 'thread-2'], 3);
-  assert.equal(resumed.toCheckpoint(), saved);
+  assert.equal(resumed.toCheckpoint(), { ...saved, resumes: 1 }, 'a resume is counted');
 });
 
 DueAndSave('toCheckpoint is a copy: later ticks do not change a checkpoint already taken', () => {
