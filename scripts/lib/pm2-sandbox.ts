@@ -1,9 +1,10 @@
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { PM2_BIN, pm2OrFail } from './pm2-cli.ts';
 import { isAlive, waitFor } from './wait.ts';
 
 /**
@@ -41,7 +42,6 @@ export interface Pm2Process {
   metrics: Record<string, { value: unknown; unit?: string }>;
 }
 
-const PM2_BIN = join(PROJECT_ROOT, 'node_modules', 'pm2', 'bin', 'pm2');
 export const ECOSYSTEM = join(PROJECT_ROOT, 'ecosystem.config.js');
 export const CLOCK_ENTRY = join(PROJECT_ROOT, 'dist', 'clock', 'main.js');
 const live = new Set<Sandbox>();
@@ -128,12 +128,7 @@ interface RawProcess {
 }
 
 function runPm2(env: NodeJS.ProcessEnv, args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [PM2_BIN, ...args], { env, cwd: PROJECT_ROOT, timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`pm2 ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-      else resolve({ stdout, stderr });
-    });
-  });
+  return pm2OrFail(env, args, 30_000);
 }
 
 function daemonPid(sandbox: Sandbox): number | undefined {

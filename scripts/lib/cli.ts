@@ -1,0 +1,37 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+/** Exit codes shared by the operator scripts (startup, unstartup, status, chaos, bench). */
+export const SCRIPT_EXIT = {
+  ok: 0,
+  /** It could not do, or could not confirm, what it was asked to (the lines before say what). */
+  failed: 1,
+  /** It needs root for the next step: the exact command to run is printed. */
+  needsRoot: 3,
+  /** Not supported on this platform (Windows): the supported way is printed. */
+  unsupported: 4,
+  /** Wrong usage: an unknown option or a bad value. */
+  usage: 100,
+} as const;
+
+export type Options = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses the command line, or says in one line what is wrong and returns undefined (exit 100).
+ * `--help` prints `help` and also returns undefined, with exit code 0.
+ */
+export function parseOptions(name: string, help: string, options: NonNullable<ParseArgsConfig['options']>): Options | undefined {
+  try {
+    const { values } = parseArgs({ options: { ...options, help: { type: 'boolean' } }, allowPositionals: false });
+    const parsed = values as Options;
+    if (parsed.help) {
+      console.log(help);
+      process.exitCode = SCRIPT_EXIT.ok;
+      return undefined;
+    }
+    return parsed;
+  } catch (error) {
+    console.error(`${name}: ${(error as Error).message}; see npm run ${name} -- --help`);
+    process.exitCode = SCRIPT_EXIT.usage;
+    return undefined;
+  }
+}

@@ -1,0 +1,39 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { pm2OrFail } from './pm2-cli.ts';
+
+/**
+ * Log rotation by pm2-logrotate, PM2's own module: it checks the apps' log files every
+ * workerInterval seconds, copies one past max_size to <name>__<time>.log(.gz), empties it, and keeps
+ * `retain` copies; it also rotates every day at midnight (rotateInterval).
+ */
+export const LOGROTATE = 'pm2-logrotate';
+
+export interface RotationSettings {
+  max_size: string;
+  retain: string;
+  compress: string;
+  workerInterval: string;
+  rotateInterval: string;
+}
+
+/** The settings, from the environment: LOG_MAX_SIZE, LOG_RETAIN, LOG_CHECK_SECONDS. */
+export function rotationSettings(env: NodeJS.ProcessEnv = process.env): RotationSettings {
+  return {
+    max_size: env.LOG_MAX_SIZE ?? '10M',
+    retain: env.LOG_RETAIN ?? '14',
+    compress: 'true',
+    workerInterval: env.LOG_CHECK_SECONDS ?? '30',
+    rotateInterval: '0 0 * * *',
+  };
+}
+
+/** Installs pm2-logrotate into PM2_HOME (once; from the npm registry) and applies `settings`. */
+export async function setUpLogRotation(env: NodeJS.ProcessEnv, pm2Home: string, settings: RotationSettings, say: (line: string) => void): Promise<void> {
+  if (!existsSync(join(pm2Home, 'modules', LOGROTATE))) {
+    say(`installing ${LOGROTATE} into ${pm2Home} (from the npm registry)`);
+    await pm2OrFail(env, ['install', LOGROTATE], 180_000);
+  }
+  for (const [key, value] of Object.entries(settings)) await pm2OrFail(env, ['set', `${LOGROTATE}:${key}`, value]);
+  say(`logs rotate past ${settings.max_size} (checked every ${settings.workerInterval} s) and daily; ${settings.retain} kept per log, gzipped`);
+}
