@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../apps/shared/config.ts';
 import { readHeartbeat } from '../apps/shared/heartbeat.ts';
 import { statePaths } from '../apps/shared/state-dir.ts';
-import { measureHangRecoveries, PROBE_KILL_LIMIT_MS, type HangRecoveries } from './lib/hang-recovery.ts';
+import { measureHangRecoveries, PROBE_KILL_LIMIT_MS, waitUntilClockSettled, type HangRecoveries } from './lib/hang-recovery.ts';
 import { cleanUpOnInterrupt } from './lib/interrupt.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
 import { measureProbeCost, type ProbeCpu } from './lib/probe-cost.ts';
@@ -138,7 +138,7 @@ function wholeNumber(option: string, text: string, min: number, max = Number.MAX
 async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Measurements> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
   await sandbox.pm2('start', ECOSYSTEM);
-  await waitForSettledClock(sandbox);
+  await waitUntilClockSettled(sandbox, await sandbox.onlinePid('clock'), SETTLE_MS);
   const probeCost = await measureProbeCost(sandbox, options.probeSeconds, options.extra, progress);
   const hangs = await measureHangRecoveries(sandbox, options.hangs, SETTLE_MS, progress);
 
@@ -160,14 +160,6 @@ async function measure(sandbox: Sandbox, options: Options, progress: (line: stri
     bare: await residentMb(await sandbox.onlinePid('bare')),
   };
   return { clockMs, bareMs, hangs, probeCost, memoryMb };
-}
-
-async function waitForSettledClock(sandbox: Sandbox): Promise<void> {
-  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
-  await waitFor(`the clock to have been ready for ${SETTLE_MS} ms`, async () => {
-    const readyAt = (await readHeartbeat(heartbeatPath))?.readyAt;
-    return typeof readyAt === 'number' && Date.now() - readyAt > SETTLE_MS;
-  });
 }
 
 /**

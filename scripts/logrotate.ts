@@ -10,7 +10,7 @@ apps' logs cannot fill the disk. npm run startup does this too.
 
 Environment: LOG_MAX_SIZE (default 10M: rotate a log past this size; K, M, G), LOG_RETAIN (default
 14: rotated files kept per log), LOG_CHECK_SECONDS (default 30: how often sizes are checked).
-Rotated files sit beside the log as <name>__<date>.log.gz; npx pm2 logs clock reads the current one.
+Rotated files sit beside the log as <name>__<date>.log; npx pm2 logs clock reads the current one.
 
 Exit codes: 0 configured; 1 failed (the line before says why); 100 wrong usage.`;
 

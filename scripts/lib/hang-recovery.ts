@@ -64,7 +64,7 @@ async function waitForHealBudget(healedAt: number[], progress: (line: string) =>
  */
 async function hangRecovery(sandbox: Sandbox, settleMs: number): Promise<number | undefined> {
   const pid = await sandbox.onlinePid('clock');
-  await waitUntilSettled(sandbox, pid, settleMs);
+  await waitUntilClockSettled(sandbox, pid, settleMs);
   const startTicks = readProcStat(pid)?.startTicks;
   if (startTicks === undefined) throw new Error(`clock pid ${pid} vanished before it could be stopped`);
   const outLog = join(sandbox.logDir, 'clock.out.log');
@@ -91,7 +91,7 @@ async function hangRecovery(sandbox: Sandbox, settleMs: number): Promise<number 
  * A clock that has been ready for less than a second counts as a failed start, and its successor
  * holds back on purpose (crash-loop back-off): only a settled clock measures the healthy path.
  */
-async function waitUntilSettled(sandbox: Sandbox, pid: number, settleMs: number): Promise<void> {
+export async function waitUntilClockSettled(sandbox: Sandbox, pid: number, settleMs: number): Promise<void> {
   const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   await waitFor(`clock pid ${pid} to have been ready for ${settleMs} ms`, async () => {
     const heartbeat = await readHeartbeat(heartbeatPath);

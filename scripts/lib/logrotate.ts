@@ -4,7 +4,7 @@ import { pm2OrFail } from './pm2-cli.ts';
 
 /**
  * Log rotation by pm2-logrotate, PM2's own module: it checks the apps' log files every
- * workerInterval seconds, copies one past max_size to <name>__<time>.log(.gz), empties it, and keeps
+ * workerInterval seconds, copies one past max_size to <name>__<time>.log, empties it, and keeps
  * `retain` copies; it also rotates every day at midnight (rotateInterval).
  */
 export const LOGROTATE = 'pm2-logrotate';
@@ -22,7 +22,9 @@ export function rotationSettings(env: NodeJS.ProcessEnv = process.env): Rotation
   return {
     max_size: env.LOG_MAX_SIZE ?? '10M',
     retain: env.LOG_RETAIN ?? '14',
-    compress: 'true',
+    // pm2-logrotate 3.0.0 only honours the string 'true', and PM2 hands it a boolean: it never
+    // compresses. Said as it is, rather than configured as if it did.
+    compress: 'false',
     workerInterval: env.LOG_CHECK_SECONDS ?? '30',
     rotateInterval: '0 0 * * *',
   };
@@ -35,5 +37,5 @@ export async function setUpLogRotation(env: NodeJS.ProcessEnv, pm2Home: string, 
     await pm2OrFail(env, ['install', LOGROTATE], 180_000);
   }
   for (const [key, value] of Object.entries(settings)) await pm2OrFail(env, ['set', `${LOGROTATE}:${key}`, value]);
-  say(`logs rotate past ${settings.max_size} (checked every ${settings.workerInterval} s) and daily; ${settings.retain} kept per log, gzipped`);
+  say(`logs rotate past ${settings.max_size} (checked every ${settings.workerInterval} s) and daily; ${settings.retain} kept per log`);
 }

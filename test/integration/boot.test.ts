@@ -1,0 +1,158 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chown, mkdir, readFile, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { bootTarget, detectInitSystem, systemdIsRunning } from '../../scripts/lib/boot.ts';
+import { pm2OrFail } from '../../scripts/lib/pm2-cli.ts';
+import { createSandbox, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
+import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+
+type Context = { sandbox: Sandbox };
+const TSX = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const init = process.platform === 'darwin' ? 'launchd' : detectInitSystem();
+const isRoot = process.getuid?.() === 0;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one of the operator scripts, as `npm run <name>` does, optionally as another user (`setpriv`). */
+function script(name: string, args: string[], env: NodeJS.ProcessEnv, asUid?: number): Promise<Run> {
+  const command = [process.execPath, TSX, join(PROJECT_ROOT, 'scripts', `${name}.ts`), ...args];
+  const [file, ...rest] = asUid === undefined ? command : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', ...command];
+  return new Promise((resolve) => {
+    execFile(file ?? '', rest, { env, cwd: PROJECT_ROOT, timeout: 240_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Every path under /etc/systemd/system, to prove a test left it exactly as it found it. */
+function systemdTree(dir = '/etc/systemd/system'): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((path) => join(dir, path)).sort();
+}
+
+// ---
+
+const Boot = suite<Context>('npm run startup / unstartup', {} as Context);
+
+Boot.before(async (context) => {
+  context.sandbox = await createSandbox({ PROBE_PERIOD_MS: '200' });
+});
+Boot.after(async ({ sandbox }) => sandbox.cleanup());
+
+Boot('--dry-run shows the unit and the commands, and changes nothing', async ({ sandbox }) => {
+  if (!init) return console.log('  (skipped: no init system that pm2 startup supports on this machine)');
+  const { username } = userInfo();
+  const name = `estatus-test-dry-${process.pid}`;
+  const before = systemdTree();
+  const run = await script('startup', ['--dry-run', '--service-name', name], sandbox.env);
+  assert.is(run.code, 0, run.stderr);
+  const target = bootTarget(init, username, userInfo().homedir, sandbox.home, name);
+  assert.ok(run.stdout.includes(`writes ${target.unitPath}`), run.stdout);
+  assert.ok(run.stdout.includes(sandbox.home), 'the unit uses this PM2_HOME');
+  assert.ok(run.stdout.includes(' resurrect'), 'the unit resurrects the saved list');
+  if (init === 'systemd') assert.match(run.stdout, new RegExp(`^ +User=${username}$`, 'm'));
+  assert.ok(run.stdout.includes(`startup ${init} -u ${username} --service-name ${name}`));
+  assert.not.ok(existsSync(target.unitPath));
+  assert.not.ok(existsSync(join(sandbox.home, 'pm2.pid')), 'a PM2 daemon was started');
+  assert.equal(systemdTree(), before);
+});
+
+Boot('without root: the exact privileged command, exit 3, nothing changed', async ({ sandbox }) => {
+  if (!init || init === 'launchd') return console.log(`  (skipped: ${init ? 'launchd needs no root' : 'no init system'})`);
+  // As root, the run is made as nobody; otherwise as this (unprivileged) user.
+  const home = join(sandbox.dir, 'nobody-home');
+  const pm2Home = join(home, '.pm2');
+  await mkdir(pm2Home, { recursive: true });
+  if (isRoot) {
+    await chown(home, 65534, 65534);
+    await chown(pm2Home, 65534, 65534);
+  }
+  const user = isRoot ? 'nobody' : userInfo().username;
+  const before = systemdTree();
+  const env = { ...sandbox.env, HOME: home, PM2_HOME: pm2Home, USER: undefined, LOGNAME: undefined };
+  const run = await script('startup', [], env, isRoot ? 65534 : undefined);
+  assert.is(run.code, 3, run.stdout + run.stderr);
+  assert.match(run.stdout, /registering at boot needs root, and nothing has been changed; run:/);
+  assert.ok(run.stdout.includes(`sudo env PATH=`), run.stdout);
+  assert.ok(run.stdout.includes(`PM2_HOME=${pm2Home} USER=${user} LOGNAME=${user}`), run.stdout);
+  assert.ok(run.stdout.includes(`startup ${init} -u ${user} --service-name estatus-${user}`), run.stdout);
+  assert.not.ok(existsSync(join(pm2Home, 'pm2.pid')), 'it started a PM2 daemon before asking for root');
+  assert.equal(systemdTree(), before);
+});
+
+Boot('as root where systemd is not PID 1: register for real, check the unit, unregister', async ({ sandbox }) => {
+  if (!isRoot || init !== 'systemd' || systemdIsRunning()) {
+    return console.log('  (skipped: needs root on a machine where systemd is installed but not running; a live init system is never changed by a test)');
+  }
+  const name = `estatus-test-${process.pid}`;
+  const target = bootTarget('systemd', userInfo().username, userInfo().homedir, sandbox.home, name);
+  const before = systemdTree();
+  try {
+    const run = await script('startup', ['--service-name', name], sandbox.env);
+    assert.is(run.code, 0, run.stdout + run.stderr);
+    const unit = await readFile(target.unitPath, 'utf8');
+    assert.match(unit, new RegExp(`^User=${userInfo().username}$`, 'm'));
+    assert.match(unit, new RegExp(`^Environment=PM2_HOME=${sandbox.home}$`, 'm'));
+    assert.match(unit, /^ExecStart=\S+\/pm2 resurrect$/m);
+    assert.ok(existsSync(target.enableLink ?? ''), 'not enabled');
+    const verify = await new Promise<number>((resolve) =>
+      execFile('systemd-analyze', ['verify', target.unitPath], (error) => resolve(error ? Number(error.code ?? 1) : 0)),
+    );
+    assert.is(verify, 0, 'systemd-analyze verify');
+    // The saved list holds the apps' environment: owner-only.
+    const dump = join(sandbox.home, 'dump.pm2');
+    assert.is(statSync(dump).mode & 0o777, 0o600);
+    assert.is(statSync(sandbox.home).mode & 0o777, 0o700);
+    const saved = (JSON.parse(await readFile(dump, 'utf8')) as { name: string }[]).map((app) => app.name);
+    assert.ok(saved.includes('clock') && saved.includes('probe'), `saved: ${saved.join(', ')}`);
+
+    const again = await script('startup', ['--service-name', name], sandbox.env);
+    assert.is(again.code, 0, 'a second run is a no-op that checks');
+    assert.match(again.stdout, /already registered/);
+
+    const undo = await script('unstartup', ['--service-name', name], sandbox.env);
+    assert.is(undo.code, 0, undo.stdout + undo.stderr);
+    assert.not.ok(existsSync(target.unitPath));
+    assert.equal(systemdTree(), before, '/etc/systemd/system is exactly as before');
+  } finally {
+    for (const path of [target.unitPath, target.enableLink ?? '']) if (path) await rm(path, { force: true });
+  }
+});
+
+Boot.run();
+
+// ---
+
+const Rotation = suite<Context>('log rotation (pm2-logrotate)', {} as Context);
+
+Rotation.before(async (context) => {
+  context.sandbox = await createSandbox({ LOG_MAX_SIZE: '2K', LOG_CHECK_SECONDS: '1', LOG_RETAIN: '3' });
+  await pm2OrFail(context.sandbox.env, ['start', join(PROJECT_ROOT, 'ecosystem.config.js'), '--only', 'clock']);
+});
+Rotation.after(async ({ sandbox }) => sandbox.cleanup());
+
+Rotation('with a tiny size limit the clock log is rotated, and the ticks go on', async ({ sandbox }) => {
+  const run = await script('logrotate', [], sandbox.env);
+  assert.is(run.code, 0, run.stdout + run.stderr);
+  const rotated = await waitFor('a rotated clock log', () => {
+    const files = readdirSync(sandbox.logDir).filter((name) => /^clock\.out__.+\.log$/.test(name));
+    return files.length > 0 ? files : undefined;
+  }, 30_000);
+  assert.ok(rotated.length >= 1);
+  const count = tickCount(await sandbox.outLog());
+  await waitFor('ticks after the rotation', async () => tickCount(await sandbox.outLog()) >= count + 3);
+  const { stdout } = await pm2OrFail(sandbox.env, ['logs', 'clock', '--raw', '--nostream', '--lines', '5']);
+  assert.ok(ticksOf(stdout).length > 0, `pm2 logs clock shows no ticks:\n${stdout}`);
+});
+
+Rotation.run();
