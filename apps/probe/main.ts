@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,6 +22,11 @@ try {
   if (!(error instanceof ConfigError)) throw error;
   warn(error.message);
   process.exit(EXIT.config);
+}
+
+if (!existsSync('/proc/self/stat')) {
+  warn('/proc is not available here: the probe reads Linux\'s process table; the clock runs without it, and PM2 still restarts it when it exits');
+  process.exit(EXIT.unsupported);
 }
 
 const entry = join(PROJECT_ROOT, 'dist', 'clock', 'main.js');

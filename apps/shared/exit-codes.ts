@@ -14,6 +14,8 @@ export const EXIT = {
    * rather than tick into the void, since an unlogged tick is a lost one. The next daemon's clock resumes.
    */
   outputLost: 74,
+  /** The probe on a system without Linux's /proc: it cannot see the process table. PM2 does not restart it. */
+  unsupported: 69,
   /** Bad configuration: the one line before it names the variable. PM2 does not restart (stop_exit_codes). */
   config: 78,
 } as const;
