@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../apps/shared/config.ts';
 import { readHeartbeat } from '../apps/shared/heartbeat.ts';
 import { statePaths } from '../apps/shared/state-dir.ts';
+import { SCRIPT_EXIT } from './lib/cli.ts';
 import { measureHangRecoveries, PROBE_KILL_LIMIT_MS, waitUntilClockSettled, type HangRecoveries } from './lib/hang-recovery.ts';
 import { cleanUpOnInterrupt } from './lib/interrupt.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
@@ -76,11 +77,11 @@ async function main(): Promise<number> {
   } catch (error) {
     // parseArgs's own complaints (an unknown option, a missing value) and ours alike.
     console.error(`bench: ${(error as Error).message}; see npm run bench -- --help`);
-    return 100;
+    return SCRIPT_EXIT.usage;
   }
   if (options === 'help') {
     console.log(HELP);
-    return 0;
+    return SCRIPT_EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const sandbox = await createSandbox({
@@ -95,7 +96,7 @@ async function main(): Promise<number> {
     const figures = toFigures(measured);
     if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
     else printTable(figures, options);
-    return 0;
+    return SCRIPT_EXIT.ok;
   } finally {
     await cleanUpSandbox();
   }
@@ -269,5 +270,5 @@ function printTable(figures: Figure[], options: Options): void {
 
 process.exitCode = await main().catch((error: unknown) => {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
-  return 1;
+  return SCRIPT_EXIT.failed;
 });

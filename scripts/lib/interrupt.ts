@@ -4,6 +4,9 @@
  */
 type Cleanup = () => Promise<void>;
 
+// The shell's convention for a process ended by SIGINT: 128 + 2.
+const EXIT_INTERRUPTED = 130;
+
 const registered = new Set<Cleanup>();
 let handlerInstalled = false;
 let interrupted = false;
@@ -43,5 +46,5 @@ async function cleanUpAndExit(): Promise<void> {
   for (const cleanup of [...registered].reverse()) {
     await cleanup().catch((error: unknown) => process.stderr.write(`bench: cleanup failed: ${String(error)}\n`));
   }
-  process.exit(130);
+  process.exit(EXIT_INTERRUPTED);
 }

@@ -9,3 +9,8 @@ export function ticksOf(logText: string): TickLine[] {
 export function tickCount(logText: string): number {
   return ticksOf(logText).length;
 }
+
+/** Whether app `name`'s out or error log (in the sandbox's LOG_DIR) contains `text`. */
+export async function logSays(sandbox: { outLog(name?: string): Promise<string>; errLog(name?: string): Promise<string> }, name: string, text: string): Promise<boolean> {
+  return ((await sandbox.outLog(name)) + (await sandbox.errLog(name))).includes(text);
+}

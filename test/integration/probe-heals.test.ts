@@ -6,14 +6,13 @@ import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
-import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { logSays, tickCount, ticksOf } from '../helpers/clock-log.ts';
 
 type Context = { sandbox: Sandbox };
 const HANG_MS = 1000;
 const probeSettings = { PROBE_PERIOD_MS: '200', PROBE_HANG_MS: String(HANG_MS) };
 
-const probeSays = async (sandbox: Sandbox, text: string): Promise<boolean> =>
-  ((await sandbox.outLog('probe')) + (await sandbox.errLog('probe'))).includes(text);
+const probeSays = (sandbox: Sandbox, text: string): Promise<boolean> => logSays(sandbox, 'probe', text);
 
 // ---
 

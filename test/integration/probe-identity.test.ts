@@ -8,14 +8,13 @@ import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { CLOCK_ENTRY, createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
-import { tickCount } from '../helpers/clock-log.ts';
+import { logSays, tickCount } from '../helpers/clock-log.ts';
 
 type Context = { sandbox: Sandbox; lookAlikes: ChildProcess[] };
 const probeSettings = { PROBE_PERIOD_MS: '200', PROBE_HANG_MS: '1000' };
 const SLEEPER = join(PROJECT_ROOT, 'test', 'fixtures', 'sleep-forever.mjs');
 
-const probeSays = async (sandbox: Sandbox, text: string): Promise<boolean> =>
-  ((await sandbox.outLog('probe')) + (await sandbox.errLog('probe'))).includes(text);
+const probeSays = (sandbox: Sandbox, text: string): Promise<boolean> => logSays(sandbox, 'probe', text);
 
 /** Starts a process that only looks like the clock, with the clock's settings in its environment. */
 function startLookAlike(sandbox: Sandbox, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
