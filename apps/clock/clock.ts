@@ -177,6 +177,7 @@ export class Clock {
       writtenAt: Date.now(),
       run: ticking ? progress.run : null,
       threads: ticking ? progress.threads.map((thread) => ({ ...thread })) : [],
+      waiters: this.lock?.waiting() ?? 0,
     };
     return serializeHeartbeat(heartbeat);
   }

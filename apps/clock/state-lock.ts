@@ -10,6 +10,8 @@ export interface LockOwner {
 export interface StateLock {
   /** Lets the next clock in: stops listening and removes the lock's name, if it is still ours. */
   release(): Promise<void>;
+  /** How many connections the lock holds open now: clocks waiting for the state (and passing probes). */
+  waiting(): number;
 }
 
 type OwnerProbe =
@@ -58,6 +60,7 @@ export async function acquireStateLock(
     await rm(ownPath, { force: true });
   }
   return {
+    waiting: () => connections.size,
     async release() {
       for (const socket of connections) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -9,6 +9,7 @@ import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { findProcesses, readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
 import { isStillAlive, signalVerified, terminate } from './terminate.ts';
+import { readProcStat } from '../shared/proc-stat.ts';
 
 export type HealKind = 'hung' | 'ghost' | 'errored' | 'duplicate';
 
@@ -22,10 +23,16 @@ export interface ProbeOptions {
 
 // PM2 is asked again at least this often; at once whenever what the probe sees disagrees with it.
 const PM2_REFRESH_MS = 2_000;
-// A full scan of the process table (the only way to find clocks PM2 does not own) at most this often…
-const SCAN_EVERY_MS = 5_000;
+// A full scan of the process table is the only way to find clocks PM2 does not own, and with
+// thousands of processes it costs tens of ms. Every clock of this state either owns the state lock
+// or waits on it, and the owner's heartbeat counts the waiters: so a scan runs when there are
+// waiters, when the owner is not PM2's clock, or when the daemon changed; otherwise only as a
+// safety net, this often…
+const SAFETY_SCAN_EVERY_MS = 60_000;
 // …and never twice within this, even when something calls for one.
-const SCAN_MIN_GAP_MS = 1_000;
+const SCAN_MIN_GAP_MS = 2_000;
+// PM2 shows the metrics; they need not change more often than this.
+const PUBLISH_EVERY_MS = 1_000;
 // A ghost is acted on only when two looks in a row, with a fresh PM2 view each, agree.
 const GHOST_CONFIRMATIONS = 2;
 const DUPLICATE_TERM_GRACE_MS = 3_000;
@@ -77,7 +84,8 @@ export class Probe {
     }
     this.report(finding, seen);
     await this.act(finding, seen);
-    if (this.scanWanted || seen.now - this.lastScanAt >= SCAN_EVERY_MS) await this.scanForDuplicates();
+    if ((seen.heartbeat?.waiters ?? 0) > 0) this.scanWanted = true;
+    if (this.scanWanted || seen.now - this.lastScanAt >= SAFETY_SCAN_EVERY_MS) await this.scanForDuplicates();
     this.publish(seen);
   }
 
@@ -98,12 +106,9 @@ export class Probe {
     const { app } = this;
     const now = Date.now();
     const heartbeat = await readHeartbeat(this.heartbeatPath);
-    let proc: ProcessInfo | undefined;
+    let proc: Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined;
     let verified = false;
-    if (app && app.pid > 0) {
-      proc = readProcess(app.pid);
-      verified = this.isVerifiedPm2Clock(app, proc);
-    }
+    if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Clock(app);
     const heartbeatIsOwn = heartbeat !== undefined && proc !== undefined && heartbeat.pid === proc.pid &&
       (heartbeat.startTicks === null || heartbeat.startTicks === proc.startTicks);
     const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && this.isLiveDuplicateOwner(heartbeat, config.hangMs, now);
@@ -120,16 +125,22 @@ export class Probe {
     };
   }
 
-  /** The full identity check once per process (pid + start time); after that, only that it lives on. */
-  private isVerifiedPm2Clock(app: Pm2App, proc: ProcessInfo | undefined): boolean {
-    if (!proc || proc.state === 'Z') return false;
-    const key = `${app.pmId}:${proc.pid}:${proc.startTicks}`;
-    if (this.verifiedAs === key) return true;
+  /**
+   * PM2's clock pid, and whether it is proven to be PM2's clock. The full identity check runs once
+   * per process (pid + start time); after that one read of /proc/<pid>/stat shows it lives on.
+   */
+  private lookAtPm2Clock(app: Pm2App): [Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined, boolean] {
+    const stat = readProcStat(app.pid);
+    if (!stat || stat.state === 'Z') return [stat, false];
+    const key = `${app.pmId}:${stat.pid}:${stat.startTicks}`;
+    if (this.verifiedAs === key) return [stat, true];
+    const proc = readProcess(app.pid);
+    if (!proc) return [undefined, false];
     const startedAt = this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined;
     const facts = { pid: app.pid, pmId: app.pmId, launchedAt: app.launchedAt, home: this.options.pm2.home, daemonPid: this.daemonPid };
     const verified = isPm2Clock(proc, readEnviron(proc.pid), this.options.identity, facts, startedAt);
     this.verifiedAs = verified ? key : undefined;
-    return verified;
+    return [proc, verified];
   }
 
   private isLiveDuplicateOwner(heartbeat: Heartbeat, hangMs: number, now: number): boolean {
@@ -213,6 +224,7 @@ export class Probe {
     });
     this.lastScanMs = performance.now() - started;
     this.lastScanAt = now;
+    this.scans += 1;
     for (const proc of duplicates) {
       if (!this.mayHeal('duplicate')) return;
       this.terminating.add(proc.pid);
@@ -230,7 +242,10 @@ export class Probe {
   }
 
   private lastPublished = '';
+  private lastPublishedAt = 0;
+  private scans = 0;
   private publish(seen: Observation): void {
+    if (seen.now - this.lastPublishedAt < PUBLISH_EVERY_MS) return;
     const ageMs = seen.heartbeat ? Math.max(0, seen.now - seen.heartbeat.writtenAt) : -1;
     const metrics = {
       'clock pid': { value: seen.app?.pid ?? 0 },
@@ -240,10 +255,12 @@ export class Probe {
       'heals: errored': { value: this.heals.errored },
       'heals: duplicate': { value: this.heals.duplicate },
       'last scan': { value: Math.round(this.lastScanMs * 10) / 10, unit: 'ms' },
+      'full scans': { value: this.scans },
     };
     const text = JSON.stringify(metrics);
     if (text === this.lastPublished) return;
     this.lastPublished = text;
+    this.lastPublishedAt = seen.now;
     publishMetrics(metrics);
   }
 }

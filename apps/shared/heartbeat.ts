@@ -19,6 +19,11 @@ export interface Heartbeat {
   /** The run in progress, and each thread's last tick (null and empty while starting). */
   run: number | null;
   threads: { name: string; tick: number; at: number | null }[];
+  /**
+   * Clocks connected to the state lock, waiting for it. Every clock of this state either owns the
+   * lock or waits on it, so this is how a watchdog learns of a duplicate without scanning /proc.
+   */
+  waiters: number;
 }
 
 export const HEARTBEAT_PERIOD_MS = 250;

@@ -35,7 +35,7 @@ Identity.after(async ({ sandbox, lookAlikes }) => {
   await sandbox.cleanup();
 });
 
-Identity('look-alikes are never counted as the clock, and never touched', async (context) => {
+Identity('a clock started by hand on this state is terminated; look-alikes are never touched', async (context) => {
   const { sandbox } = context;
   // Same name, same file name, the clock's settings and even PM2's markers, but another program.
   const fakeEntry = join(sandbox.dir, 'elsewhere', 'dist', 'clock', 'main.js');
@@ -53,14 +53,26 @@ Identity('look-alikes are never counted as the clock, and never touched', async 
   } else {
     console.log('  (skipped the other-user look-alike: it needs root to start a process as nobody)');
   }
-  const pids = context.lookAlikes.map((child) => child.pid ?? 0);
-  // Two full scans (every 5 s) after they started.
-  const scans = await scanCount(sandbox);
-  await waitFor('two more full scans', async () => (await scanCount(sandbox)) >= scans + 2, 15_000);
-  for (const pid of pids) assert.ok(isAlive(pid), `look-alike ${pid} was touched`);
-  assert.not.ok(await probeSays(sandbox, 'terminating duplicate'));
+  const pm2Pid = await sandbox.onlinePid('clock');
+  const count = tickCount(await sandbox.outLog());
+  const scans = await fullScans(sandbox);
+  // A real duplicate: it waits on the state lock, which makes the probe scan the process table.
+  const orphan = sandbox.spawnClock();
+  await waitFor('the orphan to wait for the lock', () => orphan.output().includes('waiting for it to stop'));
+  await waitFor('the probe to terminate it', () => orphan.exitCode !== null, 15_000);
+  assert.is(orphan.exitCode, 0, 'it should have stopped gracefully on SIGTERM');
+  assert.ok(await probeSays(sandbox, `terminating duplicate clock pid ${orphan.pid}`));
+  assert.ok((await fullScans(sandbox)) > scans, 'no full scan ran');
+  for (const child of context.lookAlikes) assert.ok(isAlive(child.pid ?? 0), `look-alike ${child.pid} was touched`);
+  assert.is((await probeLog(sandbox)).match(/terminating duplicate/g)?.length, 1, 'only the real duplicate');
+  assert.is(await sandbox.onlinePid('clock'), pm2Pid);
+  const log = await waitFor('PM2\'s clock to tick on', async () => {
+    const text = await sandbox.outLog();
+    return tickCount(text) >= count + 4 ? text : undefined;
+  });
+  assert.is(checkContinuity(log).breaks, 0);
   const probe = (await sandbox.list()).find((p) => p.name === 'probe');
-  assert.is(probe?.metrics['clock pid']?.value, await sandbox.onlinePid('clock'));
+  assert.is(probe?.metrics['clock pid']?.value, pm2Pid);
 });
 
 Identity('a killed clock is healed even while look-alikes run', async ({ sandbox, lookAlikes }) => {
@@ -71,36 +83,16 @@ Identity('a killed clock is healed even while look-alikes run', async ({ sandbox
   for (const child of lookAlikes) assert.ok(isAlive(child.pid ?? 0), 'a look-alike was touched');
 });
 
-Identity('a clock started by hand on this state is terminated; PM2\'s clock ticks on', async ({ sandbox }) => {
-  const pm2Pid = await sandbox.onlinePid('clock');
-  const count = tickCount(await sandbox.outLog());
-  const orphan = sandbox.spawnClock();
-  await waitFor('the orphan to wait for the lock', () => orphan.output().includes('waiting for it to stop'));
-  await waitFor('the probe to terminate it', () => orphan.exitCode !== null, 15_000);
-  assert.is(orphan.exitCode, 0, 'it should have stopped gracefully on SIGTERM');
-  assert.ok(await probeSays(sandbox, `terminating duplicate clock pid ${orphan.pid}`));
-  assert.is(await sandbox.onlinePid('clock'), pm2Pid);
-  const log = await waitFor('PM2\'s clock to tick on', async () => {
-    const text = await sandbox.outLog();
-    return tickCount(text) >= count + 4 ? text : undefined;
-  });
-  assert.is(checkContinuity(log).breaks, 0);
-});
-
 Identity.run();
 
-async function scanCount(sandbox: Sandbox): Promise<number> {
-  // The probe publishes how long its last full scan took; count the distinct values it has shown.
+async function fullScans(sandbox: Sandbox): Promise<number> {
   const probe = (await sandbox.list()).find((p) => p.name === 'probe');
-  const value = String(probe?.metrics['last scan']?.value ?? '');
-  if (value !== lastScanValue) {
-    lastScanValue = value;
-    scansSeen += 1;
-  }
-  return scansSeen;
+  return Number(probe?.metrics['full scans']?.value ?? 0);
 }
-let lastScanValue = '';
-let scansSeen = 0;
+
+async function probeLog(sandbox: Sandbox): Promise<string> {
+  return (await sandbox.outLog('probe')) + (await sandbox.errLog('probe'));
+}
 
 // ---
 

@@ -16,6 +16,7 @@ const beat = (pid: number, ageMs: number): Heartbeat => ({
   writtenAt: NOW - ageMs,
   run: 1,
   threads: [],
+  waiters: 0,
 });
 const seen = (overrides: Partial<Observation>): Observation => ({
   now: NOW,
