@@ -9,6 +9,10 @@ export const SCRIPT_EXIT = {
   needsRoot: 3,
   /** Not supported on this platform (Windows): the supported way is printed. */
   unsupported: 4,
+  /** status: no PM2 daemon runs for this PM2_HOME. */
+  noDaemon: 5,
+  /** status: the PM2 daemon runs, but clock or probe is not in its list. */
+  notStarted: 6,
   /** Wrong usage: an unknown option or a bad value. */
   usage: 100,
 } as const;

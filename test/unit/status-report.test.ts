@@ -1,0 +1,367 @@
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
+import {
+  absence,
+  buildStatus,
+  chooseStateDir,
+  describeAbsence,
+  formatBytes,
+  formatDuration,
+  renderStatus,
+  statusJson,
+  type Gathered,
+  type RawApp,
+} from '../../scripts/lib/status-report.ts';
+
+const NOW = 1_800_000_000_000;
+const STATE = '/srv/estatus/state';
+const ANSI = /\x1b\[/;
+const MIB = 1024 * 1024;
+
+function app(name: string, overrides: Partial<RawApp['pm2_env']> = {}, rest: Partial<RawApp> = {}): RawApp {
+  return {
+    name,
+    pid: name === 'clock' ? 4100 : 4200,
+    monit: { memory: 70 * MIB, cpu: 1 },
+    pm2_env: { status: 'online', pm_uptime: NOW - 65_000, restart_time: 2, STATE_DIR: STATE, ...overrides },
+    ...rest,
+  };
+}
+
+const clockApp = () => app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20' });
+const probeWith = (metrics: RawApp['pm2_env']['axm_monitor']) => app('probe', { PROBE_HANG_MS: '3000', axm_monitor: metrics });
+const probeApp = () => probeWith(healMetrics());
+
+function healMetrics(heals: Partial<Record<'hung' | 'ghost' | 'errored' | 'duplicate', number>> = {}) {
+  return {
+    'clock pid': { value: 4100 },
+    'heals: hung': { value: heals.hung ?? 0 },
+    'heals: ghost': { value: heals.ghost ?? 0 },
+    'heals: errored': { value: heals.errored ?? 0 },
+    'heals: duplicate': { value: heals.duplicate ?? 0 },
+    'Heap Size': { value: '10.2', unit: 'MiB' },
+  };
+}
+
+function heartbeat(overrides: Partial<Heartbeat> = {}): Heartbeat {
+  return {
+    pid: 4100,
+    startTicks: 1,
+    phase: 'ticking',
+    startedAt: NOW - 65_000,
+    readyAt: NOW - 64_900,
+    writtenAt: NOW - 120,
+    run: 3,
+    threads: [
+      { name: 'thread-1', tick: 7, at: NOW - 1_500 },
+      { name: 'thread-2', tick: 4, at: NOW - 3_500 },
+    ],
+    waiters: 0,
+    ...overrides,
+  };
+}
+
+function gathered(overrides: Partial<Gathered> = {}): Gathered {
+  return {
+    now: NOW,
+    pm2Home: '/home/me/.pm2',
+    daemonPid: 4000,
+    apps: [clockApp(), probeApp()],
+    stateDir: { path: STATE, from: 'clock' },
+    heartbeatPath: join(STATE, 'heartbeat.json'),
+    heartbeat: heartbeat(),
+    checkpoint: {
+      path: join(STATE, 'checkpoint.json'),
+      mtimeMs: NOW - 1_400.4,
+      checkpoint: {
+        version: 1,
+        run: 3,
+        runStartedAt: NOW - 20_000,
+        threads: [
+          { name: 'thread-1', tick: 6, at: NOW - 3_500 },
+          { name: 'thread-2', tick: 3, at: NOW - 7_500 },
+        ],
+      },
+      damage: null,
+    },
+    ...overrides,
+  };
+}
+
+const strip = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+
+// ---
+
+const StateDir = suite('chooseStateDir');
+
+StateDir("takes the clock's STATE_DIR as PM2 launched it, over this shell's", () => {
+  assert.equal(chooseStateDir([app('clock', { STATE_DIR: '/a' })], { STATE_DIR: '/b' }), { path: '/a', from: 'clock' });
+});
+
+StateDir('reads the env block when the merged top level lacks it', () => {
+  const clock = app('clock', { STATE_DIR: undefined, env: { STATE_DIR: '/from-env-block' } });
+  assert.equal(chooseStateDir([clock], {}), { path: '/from-env-block', from: 'clock' });
+});
+
+StateDir("falls back to the probe's, then STATE_DIR here, then the project's state/", () => {
+  assert.equal(chooseStateDir([app('probe', { STATE_DIR: '/p' })], { STATE_DIR: '/b' }), { path: '/p', from: 'probe' });
+  assert.equal(chooseStateDir([], { STATE_DIR: '/b' }), { path: '/b', from: 'environment' });
+  assert.equal(chooseStateDir([], {}), { path: join(PROJECT_ROOT, 'state'), from: 'default' });
+});
+
+StateDir('resolves a relative STATE_DIR against the project, as the clock does', () => {
+  assert.equal(chooseStateDir([app('clock', { STATE_DIR: 'var/state' })], {}).path, join(PROJECT_ROOT, 'var/state'));
+});
+
+StateDir.run();
+
+// ---
+
+const Absence = suite('absence');
+
+Absence('no daemon pid, or no answer: no-daemon', () => {
+  assert.equal(absence('/h', undefined, undefined), { problem: 'no-daemon', pm2Home: '/h' });
+  assert.equal(absence('/h', 4000, undefined), { problem: 'no-daemon', pm2Home: '/h' });
+});
+
+Absence('a daemon with neither app: not-started, naming what it does run', () => {
+  const found = absence('/h', 4000, [app('pm2-logrotate')]);
+  assert.equal(found, { problem: 'not-started', pm2Home: '/h', daemonPid: 4000, apps: ['pm2-logrotate'] });
+  assert.match(describeAbsence(found!), /pid 4000.*neither clock nor probe.*pm2-logrotate/);
+});
+
+Absence('either app in the list is a screen to show', () => {
+  assert.is(absence('/h', 4000, [app('probe')]), undefined);
+  assert.is(absence('/h', 4000, [app('clock')]), undefined);
+});
+
+Absence('each is said in one line', () => {
+  for (const found of [absence('/h', undefined, undefined), absence('/h', 1, [])]) {
+    const line = describeAbsence(found!);
+    assert.not.match(line, /\n/);
+    assert.match(line, /^status: .*PM2_HOME=\/h/);
+  }
+});
+
+Absence.run();
+
+// ---
+
+const Build = suite('buildStatus');
+
+Build('PM2 columns: status, pid, uptime, restarts, memory', () => {
+  const { clock, probe } = buildStatus(gathered()).apps;
+  assert.equal(clock, { name: 'clock', status: 'online', pid: 4100, uptimeMs: 65_000, restarts: 2, memoryBytes: 70 * MIB });
+  assert.is(probe.pid, 4200);
+});
+
+Build('a stopped app has no pid, uptime or memory, but keeps its restarts', () => {
+  const status = buildStatus(gathered({ apps: [app('clock', { status: 'stopped' }), probeApp()] }));
+  assert.equal(status.apps.clock, { name: 'clock', status: 'stopped', pid: null, uptimeMs: null, restarts: 2, memoryBytes: null });
+});
+
+Build('an app missing from the list is null throughout', () => {
+  const status = buildStatus(gathered({ apps: [clockApp()] }));
+  assert.equal(status.apps.probe, { name: 'probe', status: null, pid: null, uptimeMs: null, restarts: null, memoryBytes: null });
+  assert.is(status.heals, null);
+});
+
+Build("the run and each thread's last tick come from a fresh heartbeat, with their ages", () => {
+  const { progress, heartbeat: beat } = buildStatus(gathered());
+  assert.is(progress.source, 'heartbeat');
+  assert.is(progress.run, 3);
+  assert.equal(
+    progress.threads.map((t) => [t.name, t.tick, t.ticksPerRun, t.ageMs, t.intervalMs]),
+    [
+      ['thread-1', 7, 20, 1_500, 2_000],
+      ['thread-2', 4, 20, 3_500, 4_000],
+    ],
+  );
+  assert.equal(beat, { path: join(STATE, 'heartbeat.json'), ageMs: 120, pid: 4100, phase: 'ticking', waiters: 0, hangMs: 3_000 });
+});
+
+Build('no heartbeat: the progress comes from the checkpoint, the heartbeat age is null', () => {
+  const status = buildStatus(gathered({ heartbeat: undefined }));
+  assert.is(status.progress.source, 'checkpoint');
+  assert.equal(status.progress.threads.map((t) => t.tick), [6, 3]);
+  assert.is(status.heartbeat.ageMs, null);
+});
+
+Build('a heartbeat older than PROBE_HANG_MS (a dead or hung clock) gives way to the checkpoint', () => {
+  const status = buildStatus(gathered({ heartbeat: heartbeat({ writtenAt: NOW - 3_001 }) }));
+  assert.is(status.progress.source, 'checkpoint');
+  assert.is(status.heartbeat.ageMs, 3_001);
+});
+
+Build('a starting clock (no run yet) gives way to the checkpoint', () => {
+  const status = buildStatus(gathered({ heartbeat: heartbeat({ phase: 'starting', run: null, threads: [] }) }));
+  assert.is(status.progress.source, 'checkpoint');
+  assert.is(status.heartbeat.phase, 'starting');
+});
+
+Build('neither: no run, no threads', () => {
+  const status = buildStatus(gathered({ heartbeat: undefined, checkpoint: { path: '/c', mtimeMs: null, checkpoint: null, damage: null } }));
+  assert.equal(status.progress, { source: null, run: null, threads: [] });
+  assert.equal(status.checkpoint, { path: '/c', ageMs: null, run: null, damage: null });
+});
+
+Build("the checkpoint file's age is whole milliseconds", () => {
+  assert.is(buildStatus(gathered()).checkpoint.ageMs, 1_400);
+});
+
+Build('heals by kind, from the probe metrics; PM2 internal metrics ignored', () => {
+  const status = buildStatus(gathered({ apps: [clockApp(), probeWith(healMetrics({ hung: 2, duplicate: 1 }))] }));
+  assert.equal(status.heals, { hung: 2, ghost: 0, errored: 0, duplicate: 1 });
+  assert.equal(Object.keys(status.heals ?? {}), ['hung', 'ghost', 'errored', 'duplicate']);
+});
+
+Build('a probe that has not published its metrics yet: heals null', () => {
+  assert.is(buildStatus(gathered({ apps: [clockApp(), probeWith(undefined)] })).heals, null);
+  assert.is(buildStatus(gathered({ apps: [clockApp(), probeWith({ 'Heap Size': { value: 1 } })] })).heals, null);
+});
+
+Build('ages are never negative, whatever the clocks say', () => {
+  const status = buildStatus(gathered({ heartbeat: heartbeat({ writtenAt: NOW + 50 }) }));
+  assert.is(status.heartbeat.ageMs, 0);
+});
+
+Build.run();
+
+// ---
+
+const Render = suite('renderStatus');
+
+Render('has every row: apps, threads, run, heartbeat, heals, checkpoint, state dir', () => {
+  const text = renderStatus(buildStatus(gathered()), { color: false }).join('\n');
+  assert.match(text, /^APP +STATUS +PID +UPTIME +RESTARTS +MEMORY$/m);
+  assert.match(text, /^clock +online +4100 +1m 05s +2 +70\.0 MiB$/m);
+  assert.match(text, /^probe +online +4200 +1m 05s +2 +70\.0 MiB$/m);
+  assert.match(text, /^thread-1 +7\/20 +\d\d:\d\d:\d\d\.\d{3} +1\.5 s$/m);
+  assert.match(text, /^thread-2 +4\/20 +\d\d:\d\d:\d\d\.\d{3} +3\.5 s$/m);
+  assert.match(text, /^run +3 \(from the heartbeat\)$/m);
+  assert.match(text, /^heartbeat +0\.1 s old, pid 4100, ticking$/m);
+  assert.match(text, /^probe heals +hung 0 {2}ghost 0 {2}errored 0 {2}duplicate 0$/m);
+  assert.match(text, /^checkpoint +1\.4 s old {2}\/srv\/estatus\/state\/checkpoint\.json$/m);
+  assert.match(text, /^state dir +\/srv\/estatus\/state \(the clock's STATE_DIR in PM2\)$/m);
+});
+
+Render('no colour at all when not asked (stdout not a terminal)', () => {
+  const lines = renderStatus(buildStatus(gathered({ heartbeat: heartbeat({ writtenAt: NOW - 10_000 }) })), { color: false });
+  assert.not.match(lines.join('\n'), ANSI);
+});
+
+Render('colour when asked, and the same text under it', () => {
+  const status = buildStatus(gathered());
+  const colored = renderStatus(status, { color: true });
+  assert.match(colored.join('\n'), ANSI);
+  assert.equal(colored.map(strip), renderStatus(status, { color: false }));
+});
+
+Render('columns line up: each header starts where its values do, with or without colour', () => {
+  const status = buildStatus(gathered({ apps: [app('clock', { status: 'errored', restart_time: 15 }), probeApp()] }));
+  for (const color of [false, true]) {
+    const lines = renderStatus(status, { color }).map(strip);
+    const headerAt = lines.findIndex((line) => line.startsWith('APP'));
+    const header = lines[headerAt]!;
+    const rows = lines.slice(headerAt + 1, headerAt + 3);
+    assert.equal(rows.map((row) => row.split(' ')[0]), ['clock', 'probe']);
+    assert.is(rows.length, 2);
+    for (const column of ['STATUS', 'PID', 'UPTIME', 'RESTARTS', 'MEMORY']) {
+      const at = header.indexOf(column);
+      for (const row of rows) assert.ok(row[at - 1] === ' ' && row[at] !== ' ', `${column} in "${row}" (color ${color})`);
+    }
+    assert.ok(lines.every((line) => line === line.trimEnd()), 'no trailing blanks');
+  }
+});
+
+Render('the labels of the last block line up too', () => {
+  const lines = renderStatus(buildStatus(gathered()), { color: false });
+  const starts = ['run', 'heartbeat', 'probe heals', 'checkpoint', 'state dir'].map((label) => {
+    const line = lines.find((candidate) => candidate.startsWith(`${label} `))!;
+    return line.length - line.slice(label.length).trimStart().length;
+  });
+  assert.equal(new Set(starts).size, 1, `values start at ${starts.join(', ')}`);
+});
+
+Render('a missing heartbeat, probe metrics and checkpoint are said, not left blank', () => {
+  const text = renderStatus(
+    buildStatus(
+      gathered({
+        apps: [clockApp(), probeWith(undefined)],
+        heartbeat: undefined,
+        checkpoint: { path: '/s/checkpoint.json', mtimeMs: null, checkpoint: null, damage: null },
+      }),
+    ),
+    { color: false },
+  ).join('\n');
+  assert.match(text, /^heartbeat +none {2}\/srv\/estatus\/state\/heartbeat\.json$/m);
+  assert.match(text, /^probe heals +no metrics from the probe yet$/m);
+  assert.match(text, /^checkpoint +none yet {2}\/s\/checkpoint\.json$/m);
+  assert.match(text, /^run +unknown/m);
+  assert.not.match(text, /^THREAD/m);
+});
+
+Render('an app not in the list is marked not started', () => {
+  const text = renderStatus(buildStatus(gathered({ apps: [clockApp()] })), { color: false }).join('\n');
+  assert.match(text, /^probe +not started +- +- +- +-$/m);
+  assert.match(text, /^probe heals +probe not started$/m);
+});
+
+Render("a heartbeat from a clock PM2 does not own says so", () => {
+  const text = renderStatus(buildStatus(gathered({ heartbeat: heartbeat({ pid: 999 }) })), { color: false }).join('\n');
+  assert.match(text, /pid 999, ticking \(not PM2's clock\)/);
+});
+
+Render('clocks waiting for the state lock are counted', () => {
+  const text = renderStatus(buildStatus(gathered({ heartbeat: heartbeat({ waiters: 1 }) })), { color: false }).join('\n');
+  assert.match(text, /^heartbeat +0\.1 s old, pid 4100, ticking, 1 more waiting for the state lock$/m);
+});
+
+Render('on a terminal, a late thread stands out; one done with its run, waiting for the others, does not', () => {
+  const yellow = /\x1b\[33m/;
+  const threadLine = (threads: Heartbeat['threads']) =>
+    renderStatus(buildStatus(gathered({ heartbeat: heartbeat({ threads }) })), { color: true }).find((line) => line.startsWith('thread-1'))!;
+  assert.not.match(threadLine([{ name: 'thread-1', tick: 7, at: NOW - 2_400 }]), yellow);
+  assert.match(threadLine([{ name: 'thread-1', tick: 7, at: NOW - 2_600 }]), yellow);
+  assert.not.match(threadLine([{ name: 'thread-1', tick: 20, at: NOW - 30_000 }]), yellow);
+});
+
+Render('a damaged checkpoint says why', () => {
+  const checkpoint = { path: '/s/checkpoint.json', mtimeMs: NOW - 5_000, checkpoint: null, damage: 'not JSON (truncated?)' };
+  const text = renderStatus(buildStatus(gathered({ checkpoint })), { color: false }).join('\n');
+  assert.match(text, /^checkpoint +5\.0 s old \(damaged: not JSON \(truncated\?\)\)/m);
+});
+
+Render.run();
+
+// ---
+
+const Formats = suite('formats');
+
+Formats('durations', () => {
+  assert.is(formatDuration(0), '0.0 s');
+  assert.is(formatDuration(1_234), '1.2 s');
+  assert.is(formatDuration(42_900), '42 s');
+  assert.is(formatDuration(184_000), '3m 04s');
+  assert.is(formatDuration(7_500_000), '2h 05m');
+  assert.is(formatDuration(3 * 86_400_000 + 4 * 3_600_000), '3d 04h');
+});
+
+Formats('bytes', () => {
+  assert.is(formatBytes(512), '512 B');
+  assert.is(formatBytes(2048), '2.0 KiB');
+  assert.is(formatBytes(75_513_856), '72.0 MiB');
+  assert.is(formatBytes(3 * 1024 * MIB), '3.0 GiB');
+});
+
+Formats('JSON: one line that parses back to the same Status', () => {
+  const status = buildStatus(gathered());
+  const line = statusJson(status);
+  assert.not.match(line, /\n/);
+  assert.equal(JSON.parse(line), status);
+});
+
+Formats.run();
