@@ -11,14 +11,17 @@ import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
 import { measureProbeCost, type ProbeCpu } from './lib/probe-cost.ts';
 import { pm2DaemonPid, residentMb } from './lib/proc-usage.ts';
 import { median, percentile } from './lib/stats.ts';
+import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './lib/tick-accuracy.ts';
 import { waitFor } from './lib/wait.ts';
 
 const HELP = `npm run bench -- [--kills N] [--hangs N] [--probe-seconds N] [--extra N] [--json]
 
 Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
+  tick accuracy            every tick of run 1 at the default 2 s / 4 s, its lateness against its
+                           schedule as the worker measured it: p50, p99, max, and growth over the run
   probe cost               the probe's CPU time as a share of one core, over a window as the machine
-                           is and over another with N extra idle processes in /proc for its scans,
-                           each with the probe's own 'last scan' time (measured first, undisturbed)
+                           is and over another with N extra idle processes in /proc, each with the
+                           probe's own 'last scan' time (measured first, while run 1 ticks undisturbed)
   recovery after a hang    kill -STOP of the clock -> the restarted clock's first tick in PM2's log:
                            the probe finds the silent clock and SIGKILLs it, PM2 starts it again
   recovery after SIGKILL   kill -9 of the clock -> the clock ready again (lock, checkpoint, workers),
@@ -30,8 +33,7 @@ Prints figures; asserts nothing. Progress goes to stderr.
   --kills N           SIGKILLs per app (default 20)
   --hangs N           hangs of the clock (default 5; beyond 5 they wait for the probe's heal budget,
                       5 heals a minute)
-  --probe-seconds N   length of each probe cost window in seconds (default 60, at least 5: the
-                      probe scans /proc every 5 s)
+  --probe-seconds N   length of each probe cost window in seconds (default 60, at least 5)
   --extra N           idle processes added for the second window (default 2000, at most 20000)
   --json              machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; cleaned up).`;
@@ -42,8 +44,11 @@ const SETTLE_MS = 1_200;
 // The hang figure is for the probe's production defaults, whatever the caller's environment says.
 const PROBE_PERIOD_MS = 500;
 const PROBE_HANG_MS = 3_000;
-// The probe scans the whole of /proc this often (apps/probe/probe.ts): a shorter window may hold no scan.
-const PROBE_SCAN_EVERY_S = 5;
+// Shorter windows are mostly noise at /proc's 1/100 s resolution.
+const PROBE_MIN_WINDOW_S = 5;
+// The bench's clock runs at the production defaults: run 1 is 20 ticks of 2 threads.
+const THREADS = 2;
+const TICKS_PER_RUN = 20;
 const MAX_EXTRA = 20_000;
 
 interface Options {
@@ -58,6 +63,7 @@ interface Measurements {
   clockMs: number[];
   bareMs: number[];
   hangs: HangRecoveries;
+  accuracy: Accuracy | undefined;
   probeCost: { quiet: ProbeCpu; crowded: ProbeCpu };
   memoryMb: { clock: number; probe: number; daemon: number; bare: number };
 }
@@ -86,7 +92,7 @@ async function main(): Promise<number> {
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
   const sandbox = await createSandbox({
     CLOCK_INTERVALS: '2,4',
-    CLOCK_TICKS: '20',
+    CLOCK_TICKS: String(TICKS_PER_RUN),
     PROBE_PERIOD_MS: String(PROBE_PERIOD_MS),
     PROBE_HANG_MS: String(PROBE_HANG_MS),
   });
@@ -117,7 +123,7 @@ function parseOptions(): Options | 'help' {
   return {
     kills: wholeNumber('--kills', values.kills, 1),
     hangs: wholeNumber('--hangs', values.hangs, 1),
-    probeSeconds: wholeNumber('--probe-seconds', values['probe-seconds'], PROBE_SCAN_EVERY_S),
+    probeSeconds: wholeNumber('--probe-seconds', values['probe-seconds'], PROBE_MIN_WINDOW_S),
     extra: wholeNumber('--extra', values.extra, 1, MAX_EXTRA),
     json: values.json,
   };
@@ -138,14 +144,25 @@ function wholeNumber(option: string, text: string, min: number, max = Number.MAX
  */
 async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Measurements> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
-  await sandbox.pm2('start', ECOSYSTEM);
-  await waitUntilClockSettled(sandbox, await sandbox.onlinePid('clock'), SETTLE_MS);
-  const probeCost = await measureProbeCost(sandbox, options.probeSeconds, options.extra, progress);
+  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
+  let stopSampling = (): void => {};
+  const lateness = sampleLateness(heartbeatPath, new Promise<void>((resolve) => (stopSampling = resolve)));
+  let probeCost: Measurements['probeCost'];
+  try {
+    await sandbox.pm2('start', ECOSYSTEM);
+    await waitUntilClockSettled(sandbox, await sandbox.onlinePid('clock'), SETTLE_MS);
+    probeCost = await measureProbeCost(sandbox, options.probeSeconds, options.extra, progress);
+    // Run 1 (80 s) began with the ecosystem; it is finished undisturbed before the hangs.
+    progress('waiting for run 1 to complete (tick accuracy)');
+    await waitFor('run 1 to complete', async () => ((await readHeartbeat(heartbeatPath))?.run ?? 0) >= 2, 120_000);
+  } finally {
+    stopSampling();
+  }
+  const accuracy = accuracyOfFirstFullRun(await lateness, THREADS, TICKS_PER_RUN);
   const hangs = await measureHangRecoveries(sandbox, options.hangs, SETTLE_MS, progress);
 
   const readyFile = join(sandbox.dir, 'bare-ready.json');
   await sandbox.pm2With({ BARE_READY_FILE: readyFile }, 'start', join(PROJECT_ROOT, 'scripts/lib/bare-app.js'), '--name', 'bare');
-  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   const clockMs: number[] = [];
   const bareMs: number[] = [];
   for (let kill = 1; kill <= options.kills; kill++) {
@@ -160,7 +177,7 @@ async function measure(sandbox: Sandbox, options: Options, progress: (line: stri
     daemon: await residentMb(await pm2DaemonPid(sandbox.home)),
     bare: await residentMb(await sandbox.onlinePid('bare')),
   };
-  return { clockMs, bareMs, hangs, probeCost, memoryMb };
+  return { clockMs, bareMs, hangs, accuracy, probeCost, memoryMb };
 }
 
 /**
@@ -183,7 +200,7 @@ async function recovery(sandbox: Sandbox, name: string, readyAt: () => Promise<n
   return after - killedAt;
 }
 
-function toFigures({ clockMs, bareMs, hangs, probeCost, memoryMb }: Measurements): Figure[] {
+function toFigures({ clockMs, bareMs, hangs, accuracy, probeCost, memoryMb }: Measurements): Figure[] {
   const ratio = median(clockMs) / median(bareMs);
   return [
     {
@@ -194,6 +211,7 @@ function toFigures({ clockMs, bareMs, hangs, probeCost, memoryMb }: Measurements
       met: ratio <= 1.5,
     },
     hangFigure(hangs),
+    accuracyFigure(accuracy),
     probeCpuFigure('probe CPU, machine as is', probeCost.quiet),
     probeCpuFigure(`probe CPU, +${probeCost.crowded.extra} idle processes`, probeCost.crowded),
     { name: 'clock resident memory', value: megabytes(memoryMb.clock), anchor: 'main thread + 2 workers', target: '< 80 MB', met: memoryMb.clock < 80 },
@@ -221,6 +239,23 @@ function hangFigure({ ms, failures }: HangRecoveries): Figure {
   };
 }
 
+// "No growth": the last ticks of a run are no later, on average, than its first ones, within 1 ms.
+const GROWTH_TOLERANCE_MS = 1;
+
+function accuracyFigure(accuracy: Accuracy | undefined): Figure {
+  const name = 'tick lateness (p50, p99, max)';
+  const target = 'p99 < 5 ms, no growth';
+  if (!accuracy) return { name, value: 'run 1 was not fully seen', anchor: 'heartbeat samples', target, met: false };
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  return {
+    name,
+    value: `${ms(accuracy.p50)}, ${ms(accuracy.p99)}, ${ms(accuracy.max)}`,
+    anchor: `run ${accuracy.run}, ${accuracy.ticks} ticks; last 5 vs first 5: ${accuracy.growthMs >= 0 ? '+' : ''}${ms(accuracy.growthMs)}`,
+    target,
+    met: accuracy.p99 < 5 && accuracy.growthMs < GROWTH_TOLERANCE_MS,
+  };
+}
+
 function probeCpuFigure(name: string, cpu: ProbeCpu): Figure {
   const scan = cpu.lastScanMs === undefined ? 'no scan reported' : `last scan ${cpu.lastScanMs} ms`;
   return {
@@ -237,7 +272,7 @@ function megabytes(mb: number): string {
 }
 
 function toJson(options: Options, measured: Measurements, figures: Figure[]): object {
-  const { clockMs, bareMs, hangs, probeCost, memoryMb } = measured;
+  const { clockMs, bareMs, hangs, accuracy, probeCost, memoryMb } = measured;
   return {
     kills: options.kills,
     clockMs,
@@ -250,6 +285,7 @@ function toJson(options: Options, measured: Measurements, figures: Figure[]): ob
     probePeriodMs: PROBE_PERIOD_MS,
     probeSeconds: options.probeSeconds,
     extra: options.extra,
+    accuracy,
     probeCost,
     probeRssMb: memoryMb.probe,
     daemonRssMb: memoryMb.daemon,

@@ -30,6 +30,8 @@ export class Clock {
   private lock: StateLock | undefined;
   private beating: NodeJS.Timeout | undefined;
   private readyAt: number | null = null;
+  /** How late each thread's last tick fired (the worker measures it on the monotonic clock). */
+  private readonly lateMs: number[] = [];
   private healthy: Promise<void> | undefined;
   private stopping = false;
   private outputGone = false;
@@ -108,10 +110,11 @@ export class Clock {
    * once, never skips it. The checkpoint is the state as of this line, so a later line that fails
    * is never saved as printed.
    */
-  onTick(index: number, { run, tick, at }: Extract<FromWorker, { type: 'tick' }>): void {
+  onTick(index: number, { run, tick, at, lateMs }: Extract<FromWorker, { type: 'tick' }>): void {
     const { progress } = this;
     // A tick from a worker being replaced, or one already counted, is not printed twice.
     if (this.stopping || !progress?.record(index, run, tick, at)) return;
+    this.lateMs[index] = Math.round(lateMs * 100) / 100;
     if (progress.isRunComplete()) {
       progress.startNextRun(Date.now());
       this.names.forEach((_, thread) => this.supervisor.assign(thread));
@@ -176,7 +179,7 @@ export class Clock {
       readyAt,
       writtenAt: Date.now(),
       run: ticking ? progress.run : null,
-      threads: ticking ? progress.threads.map((thread) => ({ ...thread })) : [],
+      threads: ticking ? progress.threads.map((thread, index) => ({ ...thread, lateMs: this.lateMs[index] ?? 0 })) : [],
       waiters: this.lock?.waiting() ?? 0,
     };
     return serializeHeartbeat(heartbeat);

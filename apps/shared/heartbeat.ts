@@ -18,7 +18,8 @@ export interface Heartbeat {
   writtenAt: number;
   /** The run in progress, and each thread's last tick (null and empty while starting). */
   run: number | null;
-  threads: { name: string; tick: number; at: number | null }[];
+  /** Each thread's last tick, and how late it fired against its schedule (monotonic clock, ms). */
+  threads: { name: string; tick: number; at: number | null; lateMs?: number }[];
   /**
    * Clocks connected to the state lock, waiting for it. Every clock of this state either owns the
    * lock or waits on it, so this is how a watchdog learns of a duplicate without scanning /proc.
