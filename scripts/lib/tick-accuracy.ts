@@ -44,12 +44,15 @@ export async function sampleLateness(heartbeatPath: string, stop: Promise<unknow
   return [...seen.values()];
 }
 
-/** The figures of the first run whose every tick of every thread was seen; undefined if none was. */
+/**
+ * The figures of the first run whose ticks were all seen; undefined if none was. The tick that
+ * completes a run is never in a heartbeat (the run rolls over with it), so one may be missing.
+ */
 export function accuracyOfFirstFullRun(samples: Lateness[], threads: number, ticksPerRun: number): Accuracy | undefined {
   const runs = [...new Set(samples.map((sample) => sample.run))].sort((a, b) => a - b);
   for (const run of runs) {
     const ofRun = samples.filter((sample) => sample.run === run);
-    if (ofRun.length < threads * ticksPerRun) continue;
+    if (ofRun.length < threads * ticksPerRun - 1) continue;
     const late = ofRun.map((sample) => sample.lateMs);
     const names = [...new Set(ofRun.map((sample) => sample.thread))];
     const growth = names.map((name) => {
