@@ -134,7 +134,7 @@ export class Clock {
   outputLost(): void {
     if (this.outputGone || !this.progress) return;
     this.outputGone = true;
-    this.progress.rollBackSince(Date.now() - OUTPUT_LOSS_WINDOW_MS);
+    this.progress.rollBackSince(Date.now() - OUTPUT_LOSS_WINDOW_MS, this.config.intervalsMs);
     this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
   }
 

@@ -62,19 +62,21 @@ export class Progress {
    * Takes back every tick recorded at or after `sinceMs`: ticks that were printed but may never have
    * reached the log. Saved that way, they are printed again (a repeat) rather than lost.
    */
-  rollBackSince(sinceMs: number): void {
+  rollBackSince(sinceMs: number, intervalsMs: number[]): void {
     if (this.runStartedAt >= sinceMs && this.finishedRun) {
       this.run = this.finishedRun.run;
       this.runStartedAt = this.finishedRun.runStartedAt;
       this.finishedRun.threads.forEach((thread, index) => Object.assign(this.threads[index] ?? {}, thread));
       this.finishedRun = undefined;
     }
-    for (const thread of this.threads) {
-      if (thread.at !== null && thread.at >= sinceMs && thread.tick > 0) {
-        thread.tick -= 1;
-        if (thread.tick === 0) thread.at = null;
-      }
-    }
+    this.threads.forEach((thread, index) => {
+      if (thread.at === null || thread.at < sinceMs) return;
+      // Only the last tick's time is kept; the ones before it were one interval apart.
+      const intervalMs = Math.max(1, intervalsMs[index] ?? 1);
+      const taken = Math.min(thread.tick, Math.floor((thread.at - sinceMs) / intervalMs) + 1);
+      thread.tick -= taken;
+      thread.at = thread.tick === 0 ? null : thread.at - taken * intervalMs;
+    });
   }
 
   /** Wall-clock ms when thread `index`'s next tick is due: one interval after its last one, or the run's start. */

@@ -285,7 +285,7 @@ RollBack('takes back each thread\'s ticks printed since the given moment, and on
   progress.record(0, 1, 1, 2_000);
   progress.record(1, 1, 1, 3_000);
   progress.record(0, 1, 2, 4_000);
-  progress.rollBackSince(3_500);
+  progress.rollBackSince(3_500, [2_000, 2_000]);
   assert.equal(progress.threads.map((t) => t.tick), [1, 1]);
 });
 
@@ -293,7 +293,7 @@ RollBack('a thread taken back to tick 0 has no last tick time', () => {
   const progress = Progress.fresh(['thread-1', 'thread-2'], 5, 1_000);
   progress.record(0, 1, 1, 2_000);
   progress.record(1, 1, 1, 3_000);
-  progress.rollBackSince(2_500);
+  progress.rollBackSince(2_500, [2_000, 2_000]);
   assert.equal(progress.threads.map((t) => t.tick), [1, 0]);
   assert.is(progress.threads[1]?.at, null);
 });
@@ -305,10 +305,22 @@ RollBack('takes back a rollover that happened since, back to the end of the fini
   progress.record(1, 1, 1, 4_000);
   progress.record(1, 1, 2, 8_000);
   progress.startNextRun(8_000);
-  progress.rollBackSince(7_500);
+  progress.rollBackSince(7_500, [1_000, 4_000]);
   assert.is(progress.run, 1);
   assert.equal(progress.threads.map((t) => t.tick), [2, 1], 'thread-2 prints its last tick again');
   assert.not.ok(progress.isRunComplete());
+});
+
+RollBack('takes back every tick of the window, one interval apart, not only the last', () => {
+  const progress = Progress.fresh(['thread-1'], 10, 0);
+  for (let tick = 1; tick <= 6; tick++) progress.record(0, 1, tick, tick * 200);
+  progress.rollBackSince(1_200 - 1_000, [200]);
+  // Ticks 1 to 6 fired at 200 … 1200 ms: those at 200 ms and later, all six, may be unlogged.
+  assert.equal(progress.threads.map((t) => [t.tick, t.at]), [[0, null]]);
+  const later = Progress.fresh(['thread-1'], 10, 0);
+  for (let tick = 1; tick <= 6; tick++) later.record(0, 1, tick, tick * 200);
+  later.rollBackSince(700, [200]);
+  assert.equal(later.threads.map((t) => [t.tick, t.at]), [[3, 600]]);
 });
 
 RollBack.run();
