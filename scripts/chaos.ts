@@ -1,0 +1,88 @@
+import { constants } from 'node:os';
+import { ConfigError, readClockConfig, readProbeConfig } from '../apps/shared/config.ts';
+import { SCRIPT_EXIT } from './lib/cli.ts';
+import { DEFAULT_FAULTS, MAX_FAULTS, parseChaosArgs } from './lib/chaos/options.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS } from './lib/chaos/plan.ts';
+import { createProgress } from './lib/chaos/progress.ts';
+import { RECOVERY_DEADLINE_MS } from './lib/chaos/health.ts';
+import { renderReport, verdict } from './lib/chaos/report.ts';
+import { chaosSettings, runChaos } from './lib/chaos/run.ts';
+
+const HELP = `npm run chaos -- [--faults N] [--seed S]
+
+Breaks the clock and the probe on purpose, one fault at a time at random moments, checks that each
+heals, then reads the clock's whole PM2 log and checks that no tick was lost. It runs against a PM2
+daemon of its own (a temporary PM2_HOME, state and logs, removed afterwards): your own PM2, clock
+and probe are never touched.
+
+The faults, chosen at random (every kind once in each round of ${FAULT_KINDS.length}), each after 0.5 to 2 s of healthy ticking:
+${FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+
+After each: healthy within ${RECOVERY_DEADLINE_MS / 1000} s, that is PM2 says clock and probe online, the process table holds
+exactly one clock of this state (PM2's), its heartbeat is fresh, and it prints ticks again. Time to
+recover: from the fault to the first tick the replacement printed (by the tick's own time in PM2's
+log); for the probe, to PM2 reporting a new one online. All along, the process table is sampled every
+50 ms: never more than one clock for longer than one probe period. At the end, for every run and
+thread: no tick number missing, no more repeats than crashes, and back to run 1 only where the clock
+logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
+
+  --faults N   how many faults (default ${DEFAULT_FAULTS}, at most ${MAX_FAULTS})
+  --seed S     seed of the random choices (default: a new one, printed): the same seed, the same faults
+
+Environment: CLOCK_INTERVALS (default 0.2,0.4), CLOCK_TICKS (default 5), PROBE_PERIOD_MS (default 200),
+PROBE_HANG_MS (default 1000) set the sandbox's clock and probe.
+
+Exit codes: 0 every fault recovered and no tick was lost; 1 something did not recover, a tick was
+lost, two clocks overlapped too long, or the run itself failed (the lines before say which); 100 wrong
+usage; 130 interrupted by Ctrl-C (143 by SIGTERM), after cleaning up.`;
+
+// The shell's convention for a process ended by a signal: 128 + its number (130 for Ctrl-C).
+const exitCodeFor = (signal: NodeJS.Signals): number => 128 + (constants.signals[signal] ?? 0);
+
+async function main(): Promise<number> {
+  const parsed = parseChaosArgs(process.argv.slice(2));
+  if (parsed.kind === 'help') {
+    console.log(HELP);
+    return SCRIPT_EXIT.ok;
+  }
+  if (parsed.kind === 'usage') {
+    console.error(`chaos: ${parsed.message}; see npm run chaos -- --help`);
+    return SCRIPT_EXIT.usage;
+  }
+  const { options } = parsed;
+  try {
+    // Checked here, as the clock and the probe would check them: a bad one is wrong usage, not a failed heal.
+    readClockConfig(chaosSettings());
+    readProbeConfig(chaosSettings());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`chaos: ${error.message}`);
+    return SCRIPT_EXIT.usage;
+  }
+  const progress = createProgress();
+  const interrupt = new AbortController();
+  let stoppedBy: NodeJS.Signals = 'SIGINT';
+  // Every Ctrl-C lands here, so that a second one cannot cut the cleanup short.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (interrupt.signal.aborted) return;
+      stoppedBy = signal;
+      process.stderr.write(`\nchaos: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}; cleaning up\n`);
+      interrupt.abort();
+    });
+  }
+  progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed} repeats this run`);
+  try {
+    const outcome = await runChaos(options, progress, interrupt.signal);
+    process.stdout.write(renderReport(outcome));
+    return verdict(outcome).ok ? SCRIPT_EXIT.ok : SCRIPT_EXIT.failed;
+  } catch (error) {
+    if (interrupt.signal.aborted) return exitCodeFor(stoppedBy);
+    throw error;
+  }
+}
+
+process.exitCode = await main().catch((error: unknown) => {
+  console.error(`chaos: ${error instanceof Error ? error.message : String(error)}`);
+  return SCRIPT_EXIT.failed;
+});

@@ -1,0 +1,63 @@
+import { randomInt, shuffle, mulberry32 } from './prng.ts';
+
+/** What `npm run chaos` breaks, each with what should happen next. */
+export const FAULT_KINDS = [
+  'sigkill-clock',
+  'sigterm-clock',
+  'hang-clock',
+  'crash-thread',
+  'sigkill-probe',
+  'kill-daemon',
+  'damage-checkpoint',
+] as const;
+
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
+  'sigkill-clock': 'kill -9 of the clock; PM2 restarts it, it resumes from its checkpoint',
+  'sigterm-clock': 'kill -TERM of the clock; it stops cleanly, PM2 restarts it, it resumes',
+  'hang-clock': 'kill -STOP of the clock; the probe finds it hung and SIGKILLs it, PM2 restarts it',
+  'crash-thread': 'pm2 trigger clock fault "crash thread-N"; the clock restarts that worker in-process',
+  'sigkill-probe': 'kill -9 of the probe; PM2 restarts it',
+  'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; the clock stops with its daemon and comes back',
+  'damage-checkpoint': 'garbage in checkpoint.json, then kill -9 of the clock; it moves the file aside and starts a fresh run 1',
+};
+
+/** The faults that end the clock's process: a new one must take its place (and may repeat a tick). */
+export const CLOCK_PROCESS_FAULTS: ReadonlySet<FaultKind> = new Set([
+  'sigkill-clock',
+  'sigterm-clock',
+  'hang-clock',
+  'kill-daemon',
+  'damage-checkpoint',
+]);
+
+export interface PlannedFault {
+  /** 1-based position in the run. */
+  number: number;
+  kind: FaultKind;
+  /** Healthy ticking before the fault, so that each one lands at a random moment of the clock's beat. */
+  waitMs: number;
+  /** The worker thread a crash-thread fault breaks (1-based); 0 for the other kinds. */
+  thread: number;
+}
+
+export const WAIT_MS = { min: 500, max: 2_000 } as const;
+
+/**
+ * The faults of a run, from its seed alone. Kinds come round-robin, each round in a shuffled order, so
+ * that every kind occurs once `count` reaches the number of kinds, and no kind is more than one ahead.
+ */
+export function planFaults(seed: number, count: number, threads: number): PlannedFault[] {
+  const random = mulberry32(seed);
+  const plan: PlannedFault[] = [];
+  let round: FaultKind[] = [];
+  for (let number = 1; number <= count; number++) {
+    if (round.length === 0) round = shuffle(random, FAULT_KINDS);
+    const kind = round.shift() as FaultKind;
+    const waitMs = randomInt(random, WAIT_MS.min, WAIT_MS.max);
+    const thread = kind === 'crash-thread' ? randomInt(random, 1, threads) : 0;
+    plan.push({ number, kind, waitMs, thread });
+  }
+  return plan;
+}

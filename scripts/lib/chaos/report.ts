@@ -1,0 +1,156 @@
+import { plot } from 'asciichart';
+import { median } from '../stats.ts';
+import type { ContinuityVerdict } from './continuity-verdict.ts';
+import type { OverlapSummary } from './overlap.ts';
+import { FAULT_KINDS, type FaultKind } from './plan.ts';
+
+/** One fault of a run and how it ended. */
+export interface FaultResult {
+  number: number;
+  kind: FaultKind;
+  thread: number;
+  recovered: boolean;
+  recoveryMs: number | undefined;
+  problem: string | undefined;
+}
+
+/** Everything a chaos run found, for the verdict and the report. */
+export interface ChaosOutcome {
+  seed: number;
+  planned: number;
+  results: FaultResult[];
+  /** Why the run stopped before all planned faults, if it did. */
+  stoppedEarly: string | undefined;
+  continuity: ContinuityVerdict | undefined;
+  overlap: OverlapSummary | undefined;
+  probePeriodMs: number;
+  /** Where a failed run's logs and state were kept. */
+  evidence: string | undefined;
+}
+
+export interface KindRow {
+  kind: FaultKind | 'all';
+  count: number;
+  recovered: number;
+  /** Over the recovered ones; NaN when none recovered. */
+  minMs: number;
+  medianMs: number;
+  maxMs: number;
+}
+
+/** The table per fault kind (in the order of FAULT_KINDS, only kinds that occurred), then all together. */
+export function summarize(results: FaultResult[]): KindRow[] {
+  const row = (kind: KindRow['kind'], of: FaultResult[]): KindRow => {
+    const times = of.flatMap((result) => (result.recovered && result.recoveryMs !== undefined ? [result.recoveryMs] : []));
+    return {
+      kind,
+      count: of.length,
+      recovered: of.filter((result) => result.recovered).length,
+      minMs: times.length > 0 ? Math.min(...times) : Number.NaN,
+      medianMs: median(times),
+      maxMs: times.length > 0 ? Math.max(...times) : Number.NaN,
+    };
+  };
+  const rows = FAULT_KINDS.flatMap((kind) => {
+    const of = results.filter((result) => result.kind === kind);
+    return of.length > 0 ? [row(kind, of)] : [];
+  });
+  return [...rows, row('all', results)];
+}
+
+/** Pass only when every planned fault was done and healed, no tick was lost, and clocks never overlapped too long. */
+export function verdict(outcome: ChaosOutcome): { ok: boolean; reasons: string[] } {
+  const reasons: string[] = [];
+  if (outcome.results.length < outcome.planned) {
+    reasons.push(`only ${outcome.results.length} of ${outcome.planned} faults were done${outcome.stoppedEarly ? `: ${outcome.stoppedEarly}` : ''}`);
+  }
+  for (const result of outcome.results) {
+    if (!result.recovered) reasons.push(`fault ${result.number} (${describe(result)}) did not recover: ${result.problem ?? 'unknown'}`);
+  }
+  if (!outcome.continuity) reasons.push('the tick continuity was not checked');
+  else reasons.push(...outcome.continuity.problems);
+  const { overlap, probePeriodMs } = outcome;
+  if (!overlap) reasons.push('the process table was not watched');
+  else if (overlap.longestMs > probePeriodMs) {
+    reasons.push(
+      `${overlap.longest?.pids.length ?? 2} clocks of this state ran at once for ${overlap.longestMs} ms (pids ${overlap.longest?.pids.join(', ')}), ` +
+        `longer than one probe period (${probePeriodMs} ms)`,
+    );
+  }
+  return { ok: reasons.length === 0, reasons };
+}
+
+export function renderReport(outcome: ChaosOutcome): string {
+  const { ok, reasons } = verdict(outcome);
+  const sections = [
+    `chaos report (seed ${outcome.seed}; repeat with --faults ${outcome.planned} --seed ${outcome.seed})`,
+    renderTable(summarize(outcome.results)),
+    `time to recover, fault by fault (ms):\n${recoveryChart(outcome.results)}`,
+    renderContinuity(outcome.continuity),
+    renderOverlap(outcome.overlap, outcome.probePeriodMs),
+    ok
+      ? `verdict: PASS: all ${outcome.results.length} faults recovered; no tick lost`
+      : `verdict: FAIL\n${reasons.map((reason) => `  - ${reason}`).join('\n')}`,
+  ];
+  if (outcome.evidence) sections.push(`the clock's logs and state are kept in ${outcome.evidence}`);
+  return `${sections.join('\n\n')}\n`;
+}
+
+export function renderTable(rows: KindRow[]): string {
+  const header = ['fault', 'count', 'recovered', 'min', 'median', 'max'];
+  const cells = rows.map((row) => [row.kind, String(row.count), `${row.recovered}/${row.count}`, ms(row.minMs), ms(row.medianMs), ms(row.maxMs)]);
+  const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => (line[column] ?? '').length)));
+  const format = (line: string[]) =>
+    line.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ').trimEnd();
+  const rule = widths.map((width) => '-'.repeat(width)).join('  ');
+  const body = cells.map(format);
+  // The total sits under a rule of its own.
+  return [format(header), rule, ...body.slice(0, -1), rule, ...body.slice(-1)].join('\n');
+}
+
+// Wider than this, a terminal wraps the chart: neighbouring faults share a column (the slowest shows).
+const CHART_COLUMNS = 100;
+const CHART_HEIGHT = 10;
+
+/** A line chart of each recovered fault's time to recover, in the order the faults came. */
+export function recoveryChart(results: FaultResult[]): string {
+  const times = results.flatMap((result) => (result.recovered && result.recoveryMs !== undefined ? [result.recoveryMs] : []));
+  if (times.length === 0) return '  (no fault recovered: nothing to chart)';
+  const perColumn = Math.ceil(times.length / CHART_COLUMNS);
+  const series: number[] = [];
+  for (let start = 0; start < times.length; start += perColumn) series.push(Math.max(...times.slice(start, start + perColumn)));
+  const chart = plot(series, { height: CHART_HEIGHT, min: 0, format: (value) => `${Math.round(value)}`.padStart(7) });
+  const axis = perColumn > 1 ? `faults 1 to ${times.length}, ${perColumn} to a column (the slowest shown)` : `faults 1 to ${times.length} that recovered`;
+  return `${chart}\n${' '.repeat(9)}${axis}`;
+}
+
+function renderContinuity(continuity: ContinuityVerdict | undefined): string {
+  if (!continuity) return 'tick continuity: not checked';
+  const workerRestarts = [...continuity.workerRestarts.values()].reduce((sum, count) => sum + count, 0);
+  return [
+    `tick continuity: ${continuity.ticks} ticks of ${continuity.threads} threads over ${continuity.runs} runs; ${continuity.ok ? 'no tick missing' : 'FAILED'}`,
+    `  ${continuity.repeats} repeated (at most one per crash: ${Math.max(0, continuity.clockStarts - 1)} clock restarts, ${workerRestarts} worker restarts)`,
+    ...(continuity.longestRewind
+      ? [`  the most printed again at one restart: ${continuity.longestRewind.ticks} ticks of ${continuity.longestRewind.thread} (after ${continuity.longestRewind.after} came ${continuity.longestRewind.got} again)`]
+      : []),
+    `  ${continuity.resets} fresh starts at run 1 after a damaged checkpoint, each accounted for by its log line`,
+    ...continuity.problems.map((problem) => `  LOST: ${problem}`),
+  ].join('\n');
+}
+
+function renderOverlap(overlap: OverlapSummary | undefined, probePeriodMs: number): string {
+  if (!overlap) return 'one clock at a time: not watched';
+  const longest = overlap.longestMs > 0 ? `; more than one for ${overlap.longestMs} ms at the longest` : '';
+  return [
+    `one clock at a time: at most ${overlap.most} at once${longest} (limit: one probe period, ${probePeriodMs} ms)`,
+    `  ${overlap.samples} samples of the process table, ${overlap.pids.size} clock processes in all`,
+  ].join('\n');
+}
+
+export function describe(result: Pick<FaultResult, 'kind' | 'thread'>): string {
+  return result.kind === 'crash-thread' ? `crash-thread thread-${result.thread}` : result.kind;
+}
+
+function ms(value: number): string {
+  return Number.isNaN(value) ? '-' : `${Math.round(value)} ms`;
+}

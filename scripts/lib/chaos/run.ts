@@ -1,0 +1,227 @@
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MAX_HEALS, WINDOW_MS } from '../../../apps/probe/heal-budget.ts';
+import { HEALTHY_AFTER_MS } from '../../../apps/clock/start-backoff.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../pm2-sandbox.ts';
+import { isAlive, waitFor } from '../wait.ts';
+import { clockIdentity, clocksOfState } from './clock-processes.ts';
+import { judgeContinuity } from './continuity-verdict.ts';
+import { injectFault } from './faults.ts';
+import { awaitRecovery, healthProblems, RECOVERY_DEADLINE_MS } from './health.ts';
+import { killAll, processesOf } from './leftovers.ts';
+import type { ChaosOptions } from './options.ts';
+import { planFaults, type PlannedFault } from './plan.ts';
+import { readWholeLog } from './pm2-logs.ts';
+import type { Pm2Rpc } from './pm2-rpc.ts';
+import type { Progress } from './progress.ts';
+import { describe, verdict, type ChaosOutcome, type FaultResult } from './report.ts';
+import { watchClockOverlap } from './overlap.ts';
+import { look, type System } from './system.ts';
+
+/**
+ * The settings of the system chaos runs against: short intervals so that many faults fit in a
+ * minute, a quick probe, and the clock's fault-injection hook on. The environment may change the
+ * first four.
+ */
+export function chaosSettings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return {
+    CLOCK_INTERVALS: env.CLOCK_INTERVALS ?? '0.2,0.4',
+    CLOCK_TICKS: env.CLOCK_TICKS ?? '5',
+    PROBE_PERIOD_MS: env.PROBE_PERIOD_MS ?? '200',
+    PROBE_HANG_MS: env.PROBE_HANG_MS ?? '1000',
+    CLOCK_FAULTS: '1',
+  };
+}
+
+// Past HEALTHY_AFTER_MS the clock counts its start as healthy (and writes so): a fault before that
+// would meet the crash-loop back-off, which is a different promise from the one measured here.
+const SETTLED_MS = HEALTHY_AFTER_MS + 300;
+
+/**
+ * A whole chaos run in a sandbox of its own (a temporary PM2_HOME, state and logs): start the
+ * ecosystem, break it fault by fault and wait for each heal, then read the clock's logs; and clean
+ * up whatever happens. `signal` (Ctrl-C) stops it at the next step, cleaned up, with an AbortError.
+ */
+export async function runChaos(options: ChaosOptions, progress: Progress, signal: AbortSignal): Promise<ChaosOutcome> {
+  const settings = chaosSettings();
+  const threads = settings.CLOCK_INTERVALS?.split(',').length ?? 1;
+  const probePeriodMs = Number(settings.PROBE_PERIOD_MS);
+  const plan = planFaults(options.seed, options.faults, threads);
+  const outcome: ChaosOutcome = {
+    seed: options.seed,
+    planned: plan.length,
+    results: [],
+    stoppedEarly: undefined,
+    continuity: undefined,
+    overlap: undefined,
+    probePeriodMs,
+    evidence: undefined,
+  };
+  const sandbox = await createSandbox(settings);
+  let rpc: Pm2Rpc | undefined;
+  try {
+    progress.note(`a PM2 daemon of its own in ${sandbox.home}; clock every ${settings.CLOCK_INTERVALS} s, ${settings.CLOCK_TICKS} ticks a run; probe every ${probePeriodMs} ms`);
+    await abortable(signal, startEcosystem(sandbox));
+    // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
+    process.env.PM2_HOME = sandbox.home;
+    const { Pm2Rpc } = await import('./pm2-rpc.ts');
+    rpc = new Pm2Rpc(sandbox.home);
+    const system: System = {
+      home: sandbox.home,
+      stateDir: sandbox.stateDir,
+      logDir: sandbox.logDir,
+      pm2: (...args) => sandbox.pm2(...args).then((result) => ({ code: 0, ...result })),
+      rpc,
+      identity: clockIdentity(sandbox.stateDir),
+      probePeriodMs,
+      threads,
+    };
+    const watch = watchClockOverlap(system.identity);
+    try {
+      outcome.stoppedEarly = await runFaults(system, plan, outcome.results, progress, signal);
+    } finally {
+      outcome.overlap = watch.stop();
+      progress.finish();
+    }
+    outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'));
+    if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
+    return outcome;
+  } finally {
+    await shutdown(sandbox, rpc, progress);
+  }
+}
+
+/** A failed run's logs and state, copied out of the sandbox before it is removed, to be looked at. */
+async function keepEvidence(sandbox: Sandbox): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'estatus-chaos-evidence-'));
+  await cp(sandbox.logDir, join(dir, 'logs'), { recursive: true });
+  // The lock is a socket: nothing to copy.
+  await cp(sandbox.stateDir, join(dir, 'state'), { recursive: true, filter: (source) => !source.endsWith('.sock') });
+  return dir;
+}
+
+async function startEcosystem(sandbox: Sandbox): Promise<void> {
+  await sandbox.pm2('start', ECOSYSTEM);
+  await sandbox.onlinePid('clock');
+  await sandbox.onlinePid('probe');
+  // pm2 resurrect (after the daemon is killed) brings back what was saved.
+  await sandbox.pm2('save', '--force');
+}
+
+/** Each planned fault in turn; returns why it stopped early, if the system could not be brought back. */
+async function runFaults(system: System, plan: PlannedFault[], results: FaultResult[], progress: Progress, signal: AbortSignal): Promise<string | undefined> {
+  const hangs = new HangBudget();
+  for (const fault of plan) {
+    const unsettled = await abortable(signal, settle(system));
+    if (unsettled) {
+      progress.note(`before fault ${fault.number}: not healthy (${unsettled}); repairing`);
+      const stillUnsettled = await abortable(signal, repair(system).then(() => settle(system)));
+      if (stillUnsettled) return `the system was not healthy before fault ${fault.number}, even after a repair: ${stillUnsettled}`;
+    }
+    progress.working(fault.number - 1, plan.length, `next: ${describe(fault)} after ${fault.waitMs} ms`);
+    await sleep(fault.waitMs, undefined, { signal });
+    if (fault.kind === 'hang-clock') await abortable(signal, hangs.waitForRoom(system, progress));
+    const result = await abortable(signal, breakAndWatch(system, fault));
+    results.push(result);
+    if (result.recovered) {
+      if (fault.kind === 'hang-clock') hangs.healed();
+      progress.update(fault.number, plan.length, `${describe(fault)}: recovered in ${result.recoveryMs} ms`);
+    } else {
+      progress.note(`fault ${fault.number} ${describe(fault)} did not recover: ${result.problem}`);
+      await abortable(signal, repair(system));
+    }
+  }
+  return undefined;
+}
+
+async function breakAndWatch(system: System, fault: PlannedFault): Promise<FaultResult> {
+  const base = { number: fault.number, kind: fault.kind, thread: fault.thread };
+  try {
+    const injected = await injectFault(system, fault);
+    const recovery = await awaitRecovery(system, injected);
+    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem };
+  } catch (error) {
+    return { ...base, recovered: false, recoveryMs: undefined, problem: `could not be done: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+/** Waits until healthy and settled (ready for over SETTLED_MS); returns what is wrong if that does not come. */
+async function settle(system: System): Promise<string | undefined> {
+  let problems: string[] = [];
+  try {
+    await waitFor(
+      'the system to be healthy and settled',
+      async () => {
+        const seen = await look(system);
+        problems = healthProblems(seen);
+        const readyAt = seen.heartbeat?.readyAt;
+        if (problems.length === 0 && (readyAt === null || readyAt === undefined || seen.at - readyAt < SETTLED_MS)) problems = ['the clock has not been ready long'];
+        return problems.length === 0;
+      },
+      RECOVERY_DEADLINE_MS,
+    );
+    return undefined;
+  } catch {
+    return problems.join('; ') || 'unknown';
+  }
+}
+
+/** After a fault that did not heal: ends a stopped clock, brings back a dead daemon, restarts what is not online. */
+async function repair(system: System): Promise<void> {
+  killAll(clocksOfState(system.identity).filter((proc) => proc.state === 'T'));
+  const daemon = system.rpc.daemonPid();
+  if (daemon === undefined || !isAlive(daemon)) await system.pm2('resurrect').catch(() => {});
+  const seen = await look(system);
+  for (const app of [seen.clock, seen.probe]) {
+    if (app && app.status !== 'online') await system.pm2('restart', app.name).catch(() => {});
+  }
+}
+
+/**
+ * The probe heals at most MAX_HEALS times in WINDOW_MS, then backs off (apps/probe/heal-budget.ts):
+ * a hang beyond that would measure the back-off, not the heal. Each probe process has its own budget.
+ */
+class HangBudget {
+  private probePid = 0;
+  private healedAt: number[] = [];
+
+  async waitForRoom(system: System, progress: Progress): Promise<void> {
+    const probePid = (await look(system)).probe?.pid ?? 0;
+    if (probePid !== this.probePid) {
+      this.probePid = probePid;
+      this.healedAt = [];
+    }
+    const recent = this.healedAt.filter((at) => at > Date.now() - WINDOW_MS);
+    if (recent.length < MAX_HEALS) return;
+    // A second to spare: a heal is noted here only once the probe has made it.
+    const waitMs = (recent[0] ?? 0) + WINDOW_MS + 1_000 - Date.now();
+    progress.note(`waiting ${Math.ceil(waitMs / 1000)} s before the next hang: the probe heals at most ${MAX_HEALS} times in ${WINDOW_MS / 1000} s`);
+    await sleep(waitMs);
+  }
+
+  healed(): void {
+    this.healedAt.push(Date.now());
+  }
+}
+
+async function shutdown(sandbox: Sandbox, rpc: Pm2Rpc | undefined, progress: Progress): Promise<void> {
+  await rpc?.close();
+  // A stopped clock would hold pm2 kill up for its whole kill_timeout.
+  killAll(processesOf(sandbox.home, sandbox.stateDir).filter((proc) => proc.state === 'T'));
+  await sandbox.cleanup().catch((error: unknown) => progress.note(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
+  const left = killAll(processesOf(sandbox.home, sandbox.stateDir));
+  if (left.length > 0) progress.note(`cleanup: ended processes the daemon left behind: ${left.join(', ')}`);
+}
+
+/** `promise`, or a rejection with the signal's reason as soon as it is aborted (the promise is left to settle alone). */
+function abortable<T>(signal: AbortSignal, promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

@@ -1,0 +1,86 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FAULT_KINDS, planFaults, WAIT_MS } from '../../scripts/lib/chaos/plan.ts';
+import { mulberry32, randomInt, shuffle } from '../../scripts/lib/chaos/prng.ts';
+
+const Prng = suite('mulberry32');
+
+Prng('the same seed gives the same sequence; another seed another one', () => {
+  const take = (seed: number) => Array.from({ length: 20 }, mulberry32(seed));
+  assert.equal(take(7), take(7));
+  assert.not.equal(take(7), take(8));
+});
+
+Prng('is mulberry32 as published, so that a printed seed repeats a run in any later version too', () => {
+  // The reference implementation's first outputs for seed 1: 0.6270739405881613, 0.002735721180215478, ...
+  const first = Array.from({ length: 3 }, mulberry32(1)).map((value) => Math.round(value * 2 ** 32));
+  assert.equal(first, [2693262067, 11749833, 2265367787]);
+});
+
+Prng('numbers in [0, 1), spread over the whole range', () => {
+  const random = mulberry32(123);
+  const buckets = new Array<number>(10).fill(0);
+  for (let index = 0; index < 10_000; index++) {
+    const value = random();
+    assert.ok(value >= 0 && value < 1, String(value));
+    buckets[Math.floor(value * 10)] = (buckets[Math.floor(value * 10)] ?? 0) + 1;
+  }
+  for (const count of buckets) assert.ok(count > 900 && count < 1100, `uneven: ${buckets.join(' ')}`);
+});
+
+Prng('randomInt covers both ends; shuffle is a permutation', () => {
+  const random = mulberry32(5);
+  const seen = new Set(Array.from({ length: 200 }, () => randomInt(random, 1, 3)));
+  assert.equal([...seen].sort(), [1, 2, 3]);
+  const items = ['a', 'b', 'c', 'd', 'e'];
+  const shuffled = shuffle(random, items);
+  assert.equal([...shuffled].sort(), items);
+  assert.equal(items, ['a', 'b', 'c', 'd', 'e'], 'the input is left alone');
+});
+
+Prng.run();
+
+// ---
+
+const Plan = suite('planFaults');
+
+Plan('the same seed, the same schedule: kinds, waits and threads', () => {
+  assert.equal(planFaults(7, 50, 2), planFaults(7, 50, 2));
+  assert.not.equal(planFaults(7, 50, 2), planFaults(8, 50, 2));
+});
+
+Plan('every kind occurs as soon as there are as many faults as kinds, whatever the seed', () => {
+  for (let seed = 0; seed < 200; seed++) {
+    const kinds = new Set(planFaults(seed, FAULT_KINDS.length, 2).map((fault) => fault.kind));
+    assert.is(kinds.size, FAULT_KINDS.length, `seed ${seed}`);
+  }
+});
+
+Plan('round-robin: each round of 7 holds every kind once, in its own order', () => {
+  const plan = planFaults(3, 5 * FAULT_KINDS.length + 2, 2);
+  const orders = new Set<string>();
+  for (let start = 0; start + FAULT_KINDS.length <= plan.length; start += FAULT_KINDS.length) {
+    const round = plan.slice(start, start + FAULT_KINDS.length).map((fault) => fault.kind);
+    assert.equal([...round].sort(), [...FAULT_KINDS].sort());
+    orders.add(round.join());
+  }
+  assert.ok(orders.size > 1, 'the rounds are shuffled, not one fixed order');
+});
+
+Plan('numbered from 1; waits within range; a thread only for crash-thread, within the clock', () => {
+  const plan = planFaults(11, 100, 3);
+  assert.equal(plan.map((fault) => fault.number), Array.from({ length: 100 }, (_, index) => index + 1));
+  for (const fault of plan) {
+    assert.ok(fault.waitMs >= WAIT_MS.min && fault.waitMs <= WAIT_MS.max, String(fault.waitMs));
+    if (fault.kind === 'crash-thread') assert.ok(fault.thread >= 1 && fault.thread <= 3);
+    else assert.is(fault.thread, 0);
+  }
+  const threads = new Set(plan.filter((fault) => fault.kind === 'crash-thread').map((fault) => fault.thread));
+  assert.equal([...threads].sort(), [1, 2, 3]);
+});
+
+Plan('fewer faults than kinds: a prefix of the longer plan', () => {
+  assert.equal(planFaults(9, 3, 2), planFaults(9, 20, 2).slice(0, 3));
+});
+
+Plan.run();
