@@ -1,12 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pm2 from 'pm2';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /**
- * PM2's programmatic API, wrapped once: promises instead of callbacks, a deadline on every call,
- * and nothing that can exit the process (pm2's own describe() calls process.exit on an RPC error).
- * It speaks to PM2's RPC client directly, and never starts a daemon: the probe watches the daemon
- * it runs under; it does not create one.
+ * PM2's programmatic API, wrapped once for the whole project (the probe, and the status and chaos
+ * scripts): promises instead of callbacks, a deadline on every call, and nothing that can exit the
+ * process (pm2's own describe() calls process.exit on an RPC error). It speaks to PM2's RPC client
+ * directly and never starts a daemon: it only talks to one that is there. The pm2 library binds
+ * itself to PM2_HOME, and creates its folders there, when it is first loaded: so it is loaded on the
+ * first connect, and only for the PM2_HOME of this process's environment.
  */
 
 /** PM2's view of one app. */
@@ -21,6 +23,15 @@ export interface Pm2App {
   restarts: number;
 }
 
+/** One entry of PM2's process list, as `pm2 jlist` prints it. */
+export interface RawPm2Process {
+  name: string;
+  pid: number;
+  pm_id: number;
+  monit?: { memory?: number; cpu?: number };
+  pm2_env: { status: string; pm_uptime: number; restart_time: number; [field: string]: unknown };
+}
+
 interface RpcClient {
   pingDaemon(cb: (alive: boolean) => void): void;
   launchRPC(cb: (error: Error | null) => void): void;
@@ -28,20 +39,22 @@ interface RpcClient {
   close(cb: () => void): void;
 }
 
-interface RawApp {
-  name: string;
-  pid: number;
-  pm_id: number;
-  pm2_env: { status: string; pm_uptime: number; restart_time: number };
-}
-
 const CALL_TIMEOUT_MS = 5_000;
 
+/** PM2_HOME as pm2 resolves it: an empty value counts as unset. */
+export function pm2HomeOf(env: NodeJS.ProcessEnv): string {
+  return resolve(env.PM2_HOME || join(homedir(), '.pm2'));
+}
+
 export class Pm2Client {
-  private readonly client = (pm2 as unknown as { Client: RpcClient }).Client;
+  private client: RpcClient | undefined;
   private connected = false;
 
-  constructor(readonly home: string) {}
+  constructor(readonly home: string) {
+    if (pm2HomeOf(process.env) !== resolve(home)) {
+      throw new Error(`PM2's library binds to PM2_HOME=${pm2HomeOf(process.env)} in this process, not ${home}`);
+    }
+  }
 
   /** The daemon's pid, from PM2_HOME/pm2.pid; undefined when there is none. */
   daemonPid(): number | undefined {
@@ -54,15 +67,24 @@ export class Pm2Client {
 
   async connect(): Promise<void> {
     if (this.connected) return;
-    const alive = await withDeadline('ping the PM2 daemon', new Promise<boolean>((resolve) => this.client.pingDaemon(resolve)));
+    this.client ??= ((await import('pm2')).default as unknown as { Client: RpcClient }).Client;
+    const client = this.client;
+    const alive = await withDeadline('ping the PM2 daemon', new Promise<boolean>((done) => client.pingDaemon(done)));
     if (!alive) throw new Error(`no PM2 daemon answers in ${this.home}`);
-    await withDeadline('connect to PM2', callback<void>((done) => this.client.launchRPC((error) => done(error))));
+    // Only once connected: without a connection, executeRemote would start a daemon to talk to.
+    await withDeadline('connect to PM2', callback<void>((done) => client.launchRPC((error) => done(error))));
     this.connected = true;
   }
 
+  /** PM2's process list, as `pm2 jlist` prints it. */
+  async processList(): Promise<RawPm2Process[]> {
+    const list = await this.call('getMonitorData', {});
+    if (!Array.isArray(list)) throw new Error(`PM2 getMonitorData: expected a list of processes, got ${typeof list}`);
+    return list as RawPm2Process[];
+  }
+
   async apps(): Promise<Pm2App[]> {
-    const list = (await this.call('getMonitorData', {})) as RawApp[];
-    return list.map((app) => ({
+    return (await this.processList()).map((app) => ({
       name: app.name,
       pmId: app.pm_id,
       pid: app.pid,
@@ -77,19 +99,24 @@ export class Pm2Client {
     await this.call('restartProcessId', { id: pmId, env: {} });
   }
 
+  /** What `pm2 trigger <app> <action> <param>` does, resolved once the daemon has passed it on. */
+  async sendAction(pmId: number, action: string, param: string): Promise<void> {
+    const result = (await this.call('msgProcess', { id: pmId, msg: action, opts: param })) as { process_count?: number };
+    if (!result?.process_count) throw new Error(`PM2 passed the action ${action} to no process (app ${pmId} not online?)`);
+  }
+
   async disconnect(): Promise<void> {
-    if (!this.connected) return;
+    if (!this.connected || !this.client) return;
     this.connected = false;
-    await withDeadline('disconnect from PM2', new Promise<void>((resolve) => this.client.close(() => resolve()))).catch(() => {});
+    const client = this.client;
+    await withDeadline('disconnect from PM2', new Promise<void>((done) => client.close(() => done()))).catch(() => {});
   }
 
   private async call(method: string, params: unknown): Promise<unknown> {
     await this.connect();
+    const client = this.client as RpcClient;
     try {
-      return await withDeadline(
-        `PM2 ${method}`,
-        callback<unknown>((done) => this.client.executeRemote(method, params, done)),
-      );
+      return await withDeadline(`PM2 ${method}`, callback<unknown>((done) => client.executeRemote(method, params, done)));
     } catch (error) {
       // A stale connection (the daemon restarted) is dropped, so that the next call reconnects.
       await this.disconnect();

@@ -14,7 +14,7 @@ import { killAll, processesOf } from './leftovers.ts';
 import type { ChaosOptions } from './options.ts';
 import { planFaults, type PlannedFault } from './plan.ts';
 import { readWholeLog } from './pm2-logs.ts';
-import type { Pm2Rpc } from './pm2-rpc.ts';
+import type { Pm2Client } from '../../../apps/probe/pm2-client.ts';
 import type { Progress } from './progress.ts';
 import { describe, verdict, type ChaosOutcome, type FaultResult } from './report.ts';
 import { watchClockOverlap } from './overlap.ts';
@@ -60,14 +60,14 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
     evidence: undefined,
   };
   const sandbox = await createSandbox(settings);
-  let rpc: Pm2Rpc | undefined;
+  let rpc: Pm2Client | undefined;
   try {
     progress.note(`a PM2 daemon of its own in ${sandbox.home}; clock every ${settings.CLOCK_INTERVALS} s, ${settings.CLOCK_TICKS} ticks a run; probe every ${probePeriodMs} ms`);
     await abortable(signal, startEcosystem(sandbox));
     // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
     process.env.PM2_HOME = sandbox.home;
-    const { Pm2Rpc } = await import('./pm2-rpc.ts');
-    rpc = new Pm2Rpc(sandbox.home);
+    const { Pm2Client } = await import('../../../apps/probe/pm2-client.ts');
+    rpc = new Pm2Client(sandbox.home);
     const system: System = {
       home: sandbox.home,
       stateDir: sandbox.stateDir,
@@ -206,8 +206,8 @@ class HangBudget {
   }
 }
 
-async function shutdown(sandbox: Sandbox, rpc: Pm2Rpc | undefined, progress: Progress): Promise<void> {
-  await rpc?.close();
+async function shutdown(sandbox: Sandbox, rpc: Pm2Client | undefined, progress: Progress): Promise<void> {
+  await rpc?.disconnect();
   // A stopped clock would hold pm2 kill up for its whole kill_timeout.
   killAll(processesOf(sandbox.home, sandbox.stateDir).filter((proc) => proc.state === 'T'));
   await sandbox.cleanup().catch((error: unknown) => progress.note(`cleanup: ${error instanceof Error ? error.message : String(error)}`));

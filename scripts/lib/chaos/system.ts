@@ -5,7 +5,7 @@ import { statePaths } from '../../../apps/shared/state-dir.ts';
 import type { Pm2Result } from '../pm2-cli.ts';
 import { clocksOfState } from './clock-processes.ts';
 import { sizeOf } from './pm2-logs.ts';
-import type { Pm2App, Pm2Rpc } from './pm2-rpc.ts';
+import type { Pm2App, Pm2Client } from '../../../apps/probe/pm2-client.ts';
 
 /** The running system chaos breaks: one PM2 daemon with its clock and probe, their state and logs. */
 export interface System {
@@ -14,7 +14,7 @@ export interface System {
   logDir: string;
   /** Runs the pm2 CLI against this daemon, failing unless it exits 0. */
   pm2(...args: string[]): Promise<Pm2Result>;
-  rpc: Pm2Rpc;
+  rpc: Pm2Client;
   identity: ClockIdentity;
   probePeriodMs: number;
   threads: number;
