@@ -21,8 +21,12 @@ const clockEnv = {
   CLOCK_TICKS: env.CLOCK_TICKS ?? '20',
   STATE_DIR: stateDir,
   CLOCK_FAULTS: env.CLOCK_FAULTS ?? '0',
+  CLOCK_STANDBY: env.CLOCK_STANDBY ?? '0',
   NODE_ENV: 'production',
 };
+// Hot standby: a second clock, fully started, waits on the state lock and takes over the instant
+// the active one dies (the kernel closes the lock's socket), without a process start.
+const standby = clockEnv.CLOCK_STANDBY === '1' || clockEnv.CLOCK_STANDBY === 'true';
 
 /** @type {Record<string, string>} */
 const probeEnv = {
@@ -38,7 +42,7 @@ export const apps = [
     script: join(root, 'dist/clock/main.js'),
     cwd: root,
     exec_mode: 'fork',
-    instances: 1,
+    instances: standby ? 2 : 1,
     env: clockEnv,
     // PM2 counts the clock online only once it says so: lock taken, checkpoint read, workers up.
     wait_ready: true,
@@ -57,6 +61,7 @@ export const apps = [
     stop_exit_codes: [78],
     out_file: join(logDir, 'clock.out.log'),
     error_file: join(logDir, 'clock.err.log'),
+    // One log for the clock, however many instances: a standby's lines join the active's.
     merge_logs: true,
   },
   {

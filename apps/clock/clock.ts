@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
 import type { ClockConfig } from '../shared/config.ts';
@@ -6,7 +7,7 @@ import { publishMetrics, registerAction, signalReady, type Metric } from '../sha
 import { readProcStat } from '../shared/proc-stat.ts';
 import { prepareStateDir, statePaths } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
-import { loadCheckpoint, serializeCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.ts';
 import { log, warn } from './log.ts';
 import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
 import { Progress } from './progress.ts';
@@ -30,6 +31,8 @@ export class Clock {
   private lock: StateLock | undefined;
   private beating: NodeJS.Timeout | undefined;
   private readyAt: number | null = null;
+  /** How long this clock took to take over from a dead owner (standby mode), in ms. */
+  private takeoverMs: number | undefined;
   /** How late each thread's last tick fired (the worker measures it on the monotonic clock). */
   private readonly lateMs: number[] = [];
   private healthy: Promise<void> | undefined;
@@ -57,40 +60,62 @@ export class Clock {
   async start(): Promise<void> {
     const { config, paths } = this;
     await prepareStateDir(config.stateDir);
-    let waited = false;
+    // A standby is fully started (workers up) before it waits, so that taking over is only resuming.
+    if (config.standby) await this.supervisor.ready();
+    let waitingSince: number | undefined;
     this.lock = await acquireStateLock(paths.lock, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
-      waited = true;
       const who = owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)';
-      warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
+      if (config.standby) {
+        if (waitingSince === undefined) log(`standby: ${who} is active; this clock waits, ready to take over the instant it dies`);
+        // PM2 counts a standby online: it is as ready as a clock can be without the state.
+        signalReady();
+        publishMetrics({ role: { value: 'standby' } });
+      } else {
+        warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
+      }
+      waitingSince ??= performance.now();
     });
     if (this.stopping) return;
-    if (waited) log(`took over the state in ${config.stateDir}`);
+    const takeover = this.lock.tookOverFrom;
+    if (takeover && !config.standby) log(`took over the state in ${config.stateDir}`);
     // Holding the lock, this clock is the only writer: what a killed writer left half-done can go.
-    await removeLeftoverTempFiles(config.stateDir);
+    // Read at once, side by side: a standby taking over counts every millisecond from here.
+    const [, startRecord, loaded] = await Promise.all([
+      removeLeftoverTempFiles(config.stateDir),
+      readStartRecord(paths.starts),
+      loadCheckpoint(paths.checkpoint),
+    ]);
     this.beating = setInterval(() => {
       this.heartbeat.set(this.pulse());
       this.publishMetrics();
     }, HEARTBEAT_PERIOD_MS);
 
-    const failures = failuresSoFar(await readStartRecord(paths.starts));
+    const failures = failuresSoFar(startRecord);
     const recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
-    const delayMs = backoffDelayMs(failures);
+    // A standby that has waited, healthy, for a second is not the one crash-looping: it takes over at once.
+    const provenStandby = waitingSince !== undefined && performance.now() - waitingSince > HEALTHY_AFTER_MS;
+    const delayMs = provenStandby ? 0 : backoffDelayMs(failures);
     if (delayMs > 0) {
       warn(`the last ${failures} start(s) died before becoming healthy; waiting ${delayMs / 1000} s before starting (crash-loop back-off)`);
       await sleep(delayMs);
     }
-    this.progress = await this.resume();
+    this.progress = this.resume(loaded);
     this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
 
-    await Promise.all([this.supervisor.ready(), recorded]);
+    await this.supervisor.ready();
     if (this.stopping) return;
     this.names.forEach((_, index) => this.supervisor.assign(index));
     this.readyAt = Date.now();
+    if (takeover && config.standby) {
+      this.takeoverMs = performance.now() - takeover.at;
+      log(`took over from clock pid ${takeover.pid ?? '?'} in ${this.takeoverMs.toFixed(1)} ms (its death to ticking here)`);
+    }
     this.heartbeat.set(this.pulse());
     await this.heartbeat.flush();
     if (config.faults) this.registerFaultAction();
     signalReady();
-    this.healthy = sleep(HEALTHY_AFTER_MS).then(() =>
+    // The "not healthy yet" record lands a moment after ready, rather than holding ready back.
+    this.healthy = Promise.all([recorded, sleep(HEALTHY_AFTER_MS)]).then(() =>
       this.stopping ? undefined : writeStartRecord(paths.starts, { healthy: true, failures: 0, at: Date.now() }),
     );
   }
@@ -151,9 +176,8 @@ export class Clock {
     await this.lock?.release();
   }
 
-  private async resume(): Promise<Progress> {
+  private resume(loaded: LoadedCheckpoint): Progress {
     const { config, names } = this;
-    const loaded = await loadCheckpoint(this.paths.checkpoint);
     if (loaded.kind === 'loaded') {
       const progress = Progress.resume(loaded.checkpoint, names, config.ticksPerRun);
       const at = progress.threads.map((thread) => `${thread.name} at tick ${thread.tick}/${config.ticksPerRun}`);
@@ -194,6 +218,10 @@ export class Clock {
     for (const thread of progress.threads) metrics[`${thread.name} tick`] = { value: thread.tick };
     metrics['worker restarts'] = { value: this.supervisor.restartCount };
     metrics['resumes from checkpoint'] = { value: progress.resumes };
+    if (this.config.standby) {
+      metrics.role = { value: 'active' };
+      if (this.takeoverMs !== undefined) metrics['took over in'] = { value: Math.round(this.takeoverMs * 10) / 10, unit: 'ms' };
+    }
     const text = JSON.stringify(metrics);
     if (text === this.lastMetrics) return;
     this.lastMetrics = text;

@@ -1,5 +1,6 @@
 import { link, rename, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 /** Who holds the lock, as the holder tells anyone who connects. */
 export interface LockOwner {
@@ -12,6 +13,8 @@ export interface StateLock {
   release(): Promise<void>;
   /** How many connections the lock holds open now: clocks waiting for the state (and passing probes). */
   waiting(): number;
+  /** If this clock waited: the pid it waited for, and when (performance.now()) that owner's connection closed. */
+  tookOverFrom: { pid: number | undefined; at: number } | undefined;
 }
 
 type OwnerProbe =
@@ -46,12 +49,16 @@ export async function acquireStateLock(
   await rm(ownPath, { force: true });
   await listen(server, ownPath);
   const { ino } = await stat(ownPath);
+  let tookOverFrom: StateLock['tookOverFrom'];
   try {
     while (!(await tryLink(ownPath, lockPath))) {
       const probe = await probeOwner(lockPath);
       if (probe.alive) {
         onWait(probe.owner);
         await probe.closed;
+        tookOverFrom = { pid: probe.owner?.pid, at: performance.now() };
+        // Its owner is gone (or going): the name is stale or about to be; clear it without asking again.
+        await clearStaleLock(lockPath);
       } else if (!probe.gone) {
         await clearStaleLock(lockPath);
       }
@@ -61,6 +68,7 @@ export async function acquireStateLock(
   }
   return {
     waiting: () => connections.size,
+    tookOverFrom,
     async release() {
       for (const socket of connections) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

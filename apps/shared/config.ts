@@ -19,6 +19,11 @@ export interface ClockConfig {
   stateDir: string;
   /** Whether the fault-injection action (`pm2 trigger clock fault …`) is honoured. */
   faults: boolean;
+  /**
+   * Hot standby (CLOCK_STANDBY=1): PM2 runs two clocks; the one that does not own the state waits,
+   * fully started, and takes over the instant the owner dies.
+   */
+  standby: boolean;
 }
 
 const DEFAULT_INTERVALS = '2,4';
@@ -35,6 +40,7 @@ export function readClockConfig(env: NodeJS.ProcessEnv = process.env): ClockConf
     ticksPerRun: parseTicks(env.CLOCK_TICKS),
     stateDir: resolveStateDir(env.STATE_DIR),
     faults: parseSwitch('CLOCK_FAULTS', env.CLOCK_FAULTS),
+    standby: parseSwitch('CLOCK_STANDBY', env.CLOCK_STANDBY),
   };
 }
 
