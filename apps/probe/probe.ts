@@ -45,10 +45,14 @@ const CLOCK_NEEDLE = 'main.js';
  * back-off. In steady state a look costs a few small reads of one pid's /proc files and the heartbeat.
  */
 export class Probe {
-  private app: Pm2App | undefined;
+  /** PM2's clock instances: one, or two in hot-standby mode (CLOCK_STANDBY=1). */
+  private clocks: Pm2App[] = [];
   private appFetchedAt = 0;
   private pm2Reachable = true;
-  private verifiedAs: string | undefined;
+  /** Per PM2 instance, the process (pid + start time) already proven to be PM2's clock. */
+  private readonly verifiedAs = new Map<number, string>();
+  /** Per standby instance, how many looks in a row found it a ghost. */
+  private readonly standbyGhostLooks = new Map<number, number>();
   private lastReport: string | undefined;
   private ghostLooks = 0;
   private lastScanAt = 0;
@@ -84,7 +88,10 @@ export class Probe {
     }
     this.report(finding, seen);
     await this.act(finding, seen);
-    if ((seen.heartbeat?.waiters ?? 0) > 0) this.scanWanted = true;
+    await this.checkStandbys(seen.app);
+    // PM2's own standbys wait on the lock; a waiter beyond them is a clock PM2 does not own.
+    const expectedWaiters = Math.max(0, this.clocks.filter((clock) => clock.status === 'online').length - 1);
+    if ((seen.heartbeat?.waiters ?? 0) > expectedWaiters) this.scanWanted = true;
     if (this.scanWanted || seen.now - this.lastScanAt >= SAFETY_SCAN_EVERY_MS) await this.scanForDuplicates();
     this.publish(seen);
   }
@@ -93,7 +100,7 @@ export class Probe {
     const { identity, config } = this.options;
     if (refresh || Date.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
       try {
-        this.app = (await this.options.pm2.apps()).find((app) => app.name === 'clock');
+        this.clocks = (await this.options.pm2.apps()).filter((app) => app.name === 'clock');
         this.appFetchedAt = Date.now();
         if (!this.pm2Reachable) this.options.log('PM2 answers again');
         this.pm2Reachable = true;
@@ -103,9 +110,10 @@ export class Probe {
         return undefined;
       }
     }
-    const { app } = this;
     const now = Date.now();
     const heartbeat = await readHeartbeat(this.heartbeatPath);
+    // The active clock is the instance that writes the heartbeat; any other one is a standby.
+    const app = this.clocks.find((clock) => clock.pid === heartbeat?.pid) ?? this.clocks.find((clock) => clock.status === 'online') ?? this.clocks[0];
     let proc: Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined;
     let verified = false;
     if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Clock(app);
@@ -133,13 +141,14 @@ export class Probe {
     const stat = readProcStat(app.pid);
     if (!stat || stat.state === 'Z') return [stat, false];
     const key = `${app.pmId}:${stat.pid}:${stat.startTicks}`;
-    if (this.verifiedAs === key) return [stat, true];
+    if (this.verifiedAs.get(app.pmId) === key) return [stat, true];
     const proc = readProcess(app.pid);
     if (!proc) return [undefined, false];
     const startedAt = this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined;
     const facts = { pid: app.pid, pmId: app.pmId, launchedAt: app.launchedAt, home: this.options.pm2.home, daemonPid: this.daemonPid };
     const verified = isPm2Clock(proc, readEnviron(proc.pid), this.options.identity, facts, startedAt);
-    this.verifiedAs = verified ? key : undefined;
+    if (verified) this.verifiedAs.set(app.pmId, key);
+    else this.verifiedAs.delete(app.pmId);
     return [proc, verified];
   }
 
@@ -178,9 +187,34 @@ export class Probe {
     }
   }
 
-  private async restartThroughPm2(app: Pm2App, kind: HealKind): Promise<void> {
+  /**
+   * Hot-standby mode: each instance other than the active one must be a live, proven clock waiting
+   * for the state. One PM2 gave up on, or one PM2 believes online but which is gone (two looks in a
+   * row), is restarted through PM2: a missing standby means the next takeover would be a restart.
+   */
+  private async checkStandbys(active: Pm2App | undefined): Promise<void> {
+    for (const standby of this.clocks) {
+      if (standby === active) continue;
+      let looks = 0;
+      if (standby.status === 'errored') {
+        await this.restartThroughPm2(standby, 'errored', `standby clock (pm2 id ${standby.pmId}) is errored`);
+      } else if (standby.status === 'online' && !this.lookAtPm2Clock(standby)[1]) {
+        looks = (this.standbyGhostLooks.get(standby.pmId) ?? 0) + 1;
+        if (looks === 1) this.appFetchedAt = 0;
+        if (looks >= GHOST_CONFIRMATIONS) {
+          await this.restartThroughPm2(standby, 'ghost', `PM2 says standby clock pid ${standby.pid} is online, but no such live clock exists (ghost)`);
+          looks = 0;
+        }
+      }
+      this.standbyGhostLooks.set(standby.pmId, looks);
+    }
+  }
+
+  private async restartThroughPm2(app: Pm2App, kind: HealKind, finding?: string): Promise<void> {
     if (!this.mayHeal(kind)) return;
-    this.options.warn(`restarting clock through PM2 (${kind})`);
+    if (finding) this.options.warn(finding);
+    const which = this.clocks.length > 1 ? ` (pm2 id ${app.pmId})` : '';
+    this.options.warn(`restarting clock${which} through PM2 (${kind})`);
     try {
       await this.options.pm2.restart(app.pmId);
     } catch (error) {
@@ -249,6 +283,7 @@ export class Probe {
     const ageMs = seen.heartbeat ? Math.max(0, seen.now - seen.heartbeat.writtenAt) : -1;
     const metrics = {
       'clock pid': { value: seen.app?.pid ?? 0 },
+      ...(this.clocks.length > 1 ? { 'standby pids': { value: this.clocks.filter((clock) => clock !== seen.app).map((clock) => clock.pid).join(' ') } } : {}),
       'heartbeat age': { value: ageMs, unit: 'ms' },
       'heals: hung': { value: this.heals.hung },
       'heals: ghost': { value: this.heals.ghost },
