@@ -44,6 +44,10 @@ export const apps = [
     exec_mode: 'fork',
     instances: standby ? 2 : 1,
     env: clockEnv,
+    // PM2 loads its own metrics module (pm2-io-bpm) into every app it forks unless told not to: for
+    // the clock it is start time, memory and an idle standby's wake-ups, for metrics (heap, event-loop
+    // latency) the clock does without. Its own metrics reach pm2 monit all the same (pm2-ipc.ts).
+    pmx: false,
     // PM2 counts the clock online only once it says so: lock taken, checkpoint read, workers up.
     wait_ready: true,
     listen_timeout: 5000,

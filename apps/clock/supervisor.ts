@@ -55,15 +55,14 @@ function startWorker(workerData: WorkerData): Worker {
 export class Supervisor {
   private readonly slots: Slot[];
   private readonly restarts: number[] = [];
-  private readonly checker: NodeJS.Timeout;
+  /** Runs only while some worker owes a sign of life: an idle standby's threads are not woken for nothing. */
+  private checker: NodeJS.Timeout | undefined;
   private stopping = false;
   /** Worker restarts since the process started. */
   restartCount = 0;
 
   constructor(private readonly options: SupervisorOptions) {
     this.slots = options.names.map((name, index) => this.spawn(name, options.intervalsMs[index] ?? 0));
-    this.checker = setInterval(() => this.checkOverdue(), CHECK_PERIOD_MS);
-    this.checker.unref();
   }
 
   /** Resolves once every worker has said it is ready. */
@@ -82,6 +81,7 @@ export class Supervisor {
     }
     slot.lastTick = segment.lastTick;
     slot.deadline = performance.now() + (segment.firstDueAt - Date.now()) + slot.intervalMs + OVERDUE_GRACE_MS;
+    this.watch();
     slot.worker.postMessage(segment);
   }
 
@@ -112,6 +112,7 @@ export class Supervisor {
       lastTick: 0,
       lastError: undefined,
     };
+    this.watch();
     worker.on('message', (message: FromWorker) => {
       if (this.slots[this.indexOf(slot)]?.worker !== worker) return;
       if (message.type === 'ready') {
@@ -121,6 +122,7 @@ export class Supervisor {
       } else if (message.type === 'tick') {
         slot.deadline =
           message.tick < slot.lastTick ? performance.now() + 2 * slot.intervalMs + OVERDUE_GRACE_MS : undefined;
+        if (slot.deadline !== undefined) this.watch();
         this.options.onTick(this.indexOf(slot), message);
       }
     });
@@ -140,7 +142,18 @@ export class Supervisor {
     return this.slots.indexOf(slot);
   }
 
+  private watch(): void {
+    if (this.checker || this.stopping) return;
+    this.checker = setInterval(() => this.checkOverdue(), CHECK_PERIOD_MS);
+    this.checker.unref();
+  }
+
   private checkOverdue(): void {
+    if (this.slots.every((slot) => slot.deadline === undefined)) {
+      clearInterval(this.checker);
+      this.checker = undefined;
+      return;
+    }
     const now = performance.now();
     for (const slot of this.slots) {
       if (slot.deadline !== undefined && now > slot.deadline) {
