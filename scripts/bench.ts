@@ -11,10 +11,12 @@ import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
 import { measureProbeCost, type ProbeCpu } from './lib/probe-cost.ts';
 import { pm2DaemonPid, residentMb } from './lib/proc-usage.ts';
 import { median, percentile } from './lib/stats.ts';
+import { measureStandbyCpu, measureTakeovers, type StandbyCpu, type Takeover } from './lib/takeover.ts';
 import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './lib/tick-accuracy.ts';
 import { waitFor } from './lib/wait.ts';
 
-const HELP = `npm run bench -- [--kills N] [--hangs N] [--probe-seconds N] [--extra N] [--json]
+const HELP = `npm run bench -- [--kills N] [--hangs N] [--probe-seconds N] [--extra N]
+                 [--takeovers N] [--standby-seconds N] [--json]
 
 Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
   tick accuracy            every tick of run 1 at the default 2 s / 4 s, its lateness against its
@@ -28,6 +30,13 @@ Measures, side by side in one run against a PM2 daemon of its own (a temporary P
                            beside the same for a bare JavaScript app under the same PM2 (the floor)
   memory                   resident memory of the clock (main thread + workers), the probe and the
                            PM2 daemon, beside the bare JavaScript app's
+Then, under a second PM2 daemon of its own with CLOCK_STANDBY=1 (two clocks, one active):
+  takeover after SIGKILL   kill -9 of the active clock -> the standby ready to tick in its place (its
+                           own readyAt), each kill once a standby is back and the active has been
+                           ready for 1.2 s; beside the recovery after SIGKILL above (a restart)
+  standby CPU              the idle standby's CPU time as a share of one core, beside the active's
+                           over the same window, from 12 s after the standby started (its start-up
+                           is not standing by)
 Prints figures; asserts nothing. Progress goes to stderr.
 
   --kills N           SIGKILLs per app (default 20)
@@ -35,6 +44,8 @@ Prints figures; asserts nothing. Progress goes to stderr.
                       5 heals a minute)
   --probe-seconds N   length of each probe cost window in seconds (default 60, at least 5)
   --extra N           idle processes added for the second window (default 2000, at most 20000)
+  --takeovers N       SIGKILLs of the active clock in standby mode (default 20)
+  --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
   --json              machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; cleaned up).`;
 
@@ -50,12 +61,22 @@ const PROBE_MIN_WINDOW_S = 5;
 const THREADS = 2;
 const TICKS_PER_RUN = 20;
 const MAX_EXTRA = 20_000;
+// /proc counts CPU time in 1/100 s: over 10 s one such tick is already the 0.1 % target.
+const STANDBY_MIN_WINDOW_S = 10;
+// The standby's own start-up (JIT, garbage collection) fades within ~12 s; see measureStandbyCpu.
+const STANDBY_WARMUP_S = 12;
+// From the issue (hot standby): SIGKILL of the active to the new active ready, and the idle standby's CPU.
+const TAKEOVER_MEDIAN_TARGET_MS = 10;
+const TAKEOVER_P95_TARGET_MS = 25;
+const STANDBY_CPU_TARGET_PERCENT = 0.1;
 
 interface Options {
   kills: number;
   hangs: number;
   probeSeconds: number;
   extra: number;
+  takeovers: number;
+  standbySeconds: number;
   json: boolean;
 }
 
@@ -66,6 +87,7 @@ interface Measurements {
   accuracy: Accuracy | undefined;
   probeCost: { quiet: ProbeCpu; crowded: ProbeCpu };
   memoryMb: { clock: number; probe: number; daemon: number; bare: number };
+  standby: { takeovers: Takeover[]; cpu: StandbyCpu };
 }
 
 interface Figure {
@@ -90,22 +112,37 @@ async function main(): Promise<number> {
     return SCRIPT_EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
-  const sandbox = await createSandbox({
+  const settings = {
     CLOCK_INTERVALS: '2,4',
     CLOCK_TICKS: String(TICKS_PER_RUN),
     PROBE_PERIOD_MS: String(PROBE_PERIOD_MS),
     PROBE_HANG_MS: String(PROBE_HANG_MS),
-  });
+  };
+  // Explicitly off: a CLOCK_STANDBY=1 in the caller's environment would turn the restart figure,
+  // the anchor of the takeover, into a takeover too.
+  const sandbox = await createSandbox({ ...settings, CLOCK_STANDBY: '0' });
   const cleanUpSandbox = cleanUpOnInterrupt(() => sandbox.cleanup());
+  let plain: Omit<Measurements, 'standby'>;
   try {
-    const measured = await measure(sandbox, options, progress);
-    const figures = toFigures(measured);
-    if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
-    else printTable(figures, options);
-    return SCRIPT_EXIT.ok;
+    plain = await measure(sandbox, options, progress);
   } finally {
+    // Gone before the standby pair starts: on two cores its clock, probe and bare app would compete
+    // with the takeovers for CPU.
     await cleanUpSandbox();
   }
+  const standbySandbox = await createSandbox({ ...settings, CLOCK_STANDBY: '1' });
+  const cleanUpStandbySandbox = cleanUpOnInterrupt(() => standbySandbox.cleanup());
+  let standby: Measurements['standby'];
+  try {
+    standby = await measureStandby(standbySandbox, options, progress);
+  } finally {
+    await cleanUpStandbySandbox();
+  }
+  const measured: Measurements = { ...plain, standby };
+  const figures = toFigures(measured);
+  if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
+  else printTable(figures, options);
+  return SCRIPT_EXIT.ok;
 }
 
 function parseOptions(): Options | 'help' {
@@ -115,6 +152,8 @@ function parseOptions(): Options | 'help' {
       hangs: { type: 'string', default: '5' },
       'probe-seconds': { type: 'string', default: '60' },
       extra: { type: 'string', default: '2000' },
+      takeovers: { type: 'string', default: '20' },
+      'standby-seconds': { type: 'string', default: '20' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -125,6 +164,8 @@ function parseOptions(): Options | 'help' {
     hangs: wholeNumber('--hangs', values.hangs, 1),
     probeSeconds: wholeNumber('--probe-seconds', values['probe-seconds'], PROBE_MIN_WINDOW_S),
     extra: wholeNumber('--extra', values.extra, 1, MAX_EXTRA),
+    takeovers: wholeNumber('--takeovers', values.takeovers, 1),
+    standbySeconds: wholeNumber('--standby-seconds', values['standby-seconds'], STANDBY_MIN_WINDOW_S),
     json: values.json,
   };
 }
@@ -142,7 +183,7 @@ function wholeNumber(option: string, text: string, min: number, max = Number.MAX
  * The probe's cost comes first, while nothing else disturbs the clock it watches; the bare app
  * joins only for the SIGKILLs, its one use; memory is read last, after every restart.
  */
-async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Measurements> {
+async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby'>> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
   const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   let stopSampling = (): void => {};
@@ -181,6 +222,19 @@ async function measure(sandbox: Sandbox, options: Options, progress: (line: stri
 }
 
 /**
+ * The hot-standby pair: the takeovers first, then the CPU window on the standby PM2 restarted after
+ * the last kill, which by then has waited as long as any standby before it.
+ */
+async function measureStandby(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Measurements['standby']> {
+  progress(`starting the ecosystem with CLOCK_STANDBY=1 under PM2 in ${sandbox.home}`);
+  await sandbox.pm2('start', ECOSYSTEM);
+  const takeovers = await measureTakeovers(sandbox, options.takeovers, SETTLE_MS, progress);
+  progress(`standby CPU: ${options.standbySeconds} s, once the standby has run for ${STANDBY_WARMUP_S} s`);
+  const cpu = await measureStandbyCpu(sandbox, options.standbySeconds, SETTLE_MS, STANDBY_WARMUP_S);
+  return { takeovers, cpu };
+}
+
+/**
  * SIGKILLs app `name` and returns the ms from the kill to the moment the new process says it is
  * ready, as that process itself recorded it (`readyAt`): no polling delay is counted.
  */
@@ -200,7 +254,7 @@ async function recovery(sandbox: Sandbox, name: string, readyAt: () => Promise<n
   return after - killedAt;
 }
 
-function toFigures({ clockMs, bareMs, hangs, accuracy, probeCost, memoryMb }: Measurements): Figure[] {
+function toFigures({ clockMs, bareMs, hangs, accuracy, probeCost, memoryMb, standby }: Measurements): Figure[] {
   const ratio = median(clockMs) / median(bareMs);
   return [
     {
@@ -210,6 +264,8 @@ function toFigures({ clockMs, bareMs, hangs, accuracy, probeCost, memoryMb }: Me
       target: '<= 1.5 x bare',
       met: ratio <= 1.5,
     },
+    takeoverFigure(standby.takeovers, clockMs),
+    standbyCpuFigure(standby.cpu),
     hangFigure(hangs),
     accuracyFigure(accuracy),
     probeCpuFigure('probe CPU, machine as is', probeCost.quiet),
@@ -224,6 +280,30 @@ function toFigures({ clockMs, bareMs, hangs, accuracy, probeCost, memoryMb }: Me
     },
     { name: 'PM2 daemon resident memory', value: megabytes(memoryMb.daemon), anchor: 'PM2 itself, 3 apps', target: '< 150 MB', met: memoryMb.daemon < 150 },
   ];
+}
+
+function takeoverFigure(takeovers: Takeover[], restartMs: number[]): Figure {
+  const ms = takeovers.map((takeover) => takeover.ms);
+  const ratio = median(ms) / median(restartMs);
+  // A takeover the restarted process won instead of the waiting standby is counted, and named.
+  const notByStandby = takeovers.filter((takeover) => !takeover.byStandby).length;
+  return {
+    name: 'takeover after SIGKILL (median, p95)',
+    value: `${median(ms)} ms, ${percentile(ms, 0.95)} ms${notByStandby > 0 ? `; ${notByStandby} not by the standby` : ''}`,
+    anchor: `restart (no standby): ${median(restartMs)} ms, ${percentile(restartMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
+    target: `< ${TAKEOVER_MEDIAN_TARGET_MS} ms, p95 < ${TAKEOVER_P95_TARGET_MS} ms`,
+    met: median(ms) < TAKEOVER_MEDIAN_TARGET_MS && percentile(ms, 0.95) < TAKEOVER_P95_TARGET_MS,
+  };
+}
+
+function standbyCpuFigure(cpu: StandbyCpu): Figure {
+  return {
+    name: 'standby CPU, idle',
+    value: `${cpu.standbyPercent.toFixed(3)} % of a core`,
+    anchor: `active clock: ${cpu.activePercent.toFixed(3)} %, same ${cpu.wallSeconds.toFixed(0)} s`,
+    target: `< ${STANDBY_CPU_TARGET_PERCENT} %`,
+    met: cpu.standbyPercent < STANDBY_CPU_TARGET_PERCENT,
+  };
 }
 
 function hangFigure({ ms, failures }: HangRecoveries): Figure {
@@ -272,7 +352,7 @@ function megabytes(mb: number): string {
 }
 
 function toJson(options: Options, measured: Measurements, figures: Figure[]): object {
-  const { clockMs, bareMs, hangs, accuracy, probeCost, memoryMb } = measured;
+  const { clockMs, bareMs, hangs, accuracy, probeCost, memoryMb, standby } = measured;
   return {
     kills: options.kills,
     clockMs,
@@ -290,6 +370,12 @@ function toJson(options: Options, measured: Measurements, figures: Figure[]): ob
     probeRssMb: memoryMb.probe,
     daemonRssMb: memoryMb.daemon,
     bareRssMb: memoryMb.bare,
+    takeovers: options.takeovers,
+    takeoverMs: standby.takeovers.map((takeover) => takeover.ms),
+    // Per kill: the total, what the new active logged (its lock connection closing -> ticking), pids.
+    takeoverSamples: standby.takeovers,
+    standbySeconds: options.standbySeconds,
+    standbyCpu: standby.cpu,
     figures,
   };
 }
@@ -299,7 +385,7 @@ function printTable(figures: Figure[], options: Options): void {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log(
     `estatus bench: ${options.kills} SIGKILLs per app, ${options.hangs} hangs, probe CPU over ${options.probeSeconds} s per window, ` +
-      `Node ${process.version}, PM2 in a temporary PM2_HOME`,
+      `${options.takeovers} takeovers, standby CPU over ${options.standbySeconds} s, Node ${process.version}, PM2 in a temporary PM2_HOME`,
   );
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }
