@@ -16,6 +16,11 @@ export interface Observation {
   /** Whether the heartbeat's writer is another live clock of this state (a duplicate holding the lock). */
   heartbeatIsDuplicate: boolean;
   hangMs: number;
+  /**
+   * Hot-standby mode (two PM2 clocks). A standby never writes the heartbeat, and PM2's view may lag
+   * a takeover: silence since its start proves nothing there, so only the heartbeat's writer is judged.
+   */
+  standbyMode?: boolean;
 }
 
 export type Finding =
@@ -44,6 +49,7 @@ export function diagnose(seen: Observation): Finding {
   }
   // Not (yet) the owner of the state: waiting for a duplicate to let go, or still starting.
   if (heartbeat && seen.heartbeatIsDuplicate) return { kind: 'waiting', pid: app.pid, ownerPid: heartbeat.pid };
+  if (seen.standbyMode) return { kind: 'starting', pid: app.pid };
   const silentMs = now - (seen.startedAt ?? app.launchedAt);
   return silentMs > seen.hangMs ? { kind: 'hung', pid: app.pid, silentMs } : { kind: 'starting', pid: app.pid };
 }

@@ -130,6 +130,7 @@ export class Probe {
       heartbeatIsOwn,
       heartbeatIsDuplicate,
       hangMs: config.hangMs,
+      standbyMode: this.clocks.length > 1,
     };
   }
 

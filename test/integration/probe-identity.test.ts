@@ -120,9 +120,11 @@ DaemonLoss('clock and probe leave with it; the next daemon\'s clock carries on, 
       const text = await sandbox.outLog();
       return tickCount(text) >= count + 4 ? text : undefined;
     });
-    const continuity = checkContinuity(log);
+    // The clock took back the ticks of its last second (they may have sat unread in the dead pipe):
+    // the next clock replays them, announced by its resume line; at 0.2 s / 0.4 s that is up to 8.
+    const continuity = checkContinuity(log, { rewinds: true });
     assert.is(continuity.breaks, 0, 'a tick was lost with the daemon');
-    assert.ok(continuity.repeats <= 2);
+    assert.ok(continuity.repeats <= 8, `${continuity.repeats} repeats`);
   } finally {
     for (const pid of [oldClock, oldProbe]) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   }

@@ -62,6 +62,11 @@ Diagnose('a clock waiting for a duplicate that holds the state is not hung', () 
   assert.equal(diagnose(waiting), { kind: 'waiting', pid: 100, ownerPid: 200 });
 });
 
+Diagnose('hot standby: a clock that does not write the heartbeat is never judged hung by its silence', () => {
+  const standby = seen({ heartbeat: undefined, heartbeatIsOwn: false, startedAt: NOW - 60_000, standbyMode: true });
+  assert.equal(diagnose(standby), { kind: 'starting', pid: 100 });
+});
+
 Diagnose.run();
 
 // ---
