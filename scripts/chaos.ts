@@ -1,14 +1,14 @@
 import { constants } from 'node:os';
 import { ConfigError, readClockConfig, readProbeConfig } from '../apps/shared/config.ts';
 import { SCRIPT_EXIT } from './lib/cli.ts';
-import { DEFAULT_FAULTS, MAX_FAULTS, parseChaosArgs } from './lib/chaos/options.ts';
-import { FAULT_DESCRIPTIONS, FAULT_KINDS } from './lib/chaos/plan.ts';
+import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './lib/chaos/options.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './lib/chaos/plan.ts';
 import { createProgress } from './lib/chaos/progress.ts';
 import { RECOVERY_DEADLINE_MS } from './lib/chaos/health.ts';
 import { renderReport, verdict } from './lib/chaos/report.ts';
 import { chaosSettings, runChaos } from './lib/chaos/run.ts';
 
-const HELP = `npm run chaos -- [--faults N] [--seed S]
+const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby]
 
 Breaks the clock and the probe on purpose, one fault at a time at random moments, checks that each
 heals, then reads the clock's whole PM2 log and checks that no tick was lost. It runs against a PM2
@@ -26,15 +26,29 @@ log); for the probe, to PM2 reporting a new one online. All along, the process t
 thread: no tick number missing, no more repeats than crashes, and back to run 1 only where the clock
 logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
 
-  --faults N   how many faults (default ${DEFAULT_FAULTS}, at most ${MAX_FAULTS})
+  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby; at most ${MAX_FAULTS})
   --seed S     seed of the random choices (default: a new one, printed): the same seed, the same faults
+  --standby    hot-standby mode: the sandbox runs CLOCK_STANDBY=1 (see below)
+
+--standby: PM2 runs two clock instances; exactly one is active (owns the state lock, writes the
+heartbeat, ticks), the other is the standby, waiting to take over. "The clock" a fault strikes is the
+active one, the heartbeat's writer; each round of ${STANDBY_FAULT_KINDS.length} adds a kill of the standby:
+${STANDBY_FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${STANDBY_FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+Healthy then means: PM2 says both clock instances and the probe online; the process table holds
+exactly PM2's two clocks; one of them writes a fresh, ticking heartbeat and says it is active, the
+other says it is the standby and waits on the state lock. After a fault on the active, the standby
+must have taken over (its "took over from clock pid N" line), and time to recover runs to the first
+tick after that line; after a kill of the standby, the active must not change, and time to recover
+runs to PM2 reporting the new standby waiting. All along: never more than two clocks for longer than
+one probe period, and never two ticking at once (in both modes the heartbeat is watched: only the
+owner of the state writes it, so once another clock has written it the old one never may again).
 
 Environment: CLOCK_INTERVALS (default 0.2,0.4), CLOCK_TICKS (default 5), PROBE_PERIOD_MS (default 200),
 PROBE_HANG_MS (default 1000) set the sandbox's clock and probe.
 
 Exit codes: 0 every fault recovered and no tick was lost; 1 something did not recover, a tick was
-lost, two clocks overlapped too long, or the run itself failed (the lines before say which); 100 wrong
-usage; 130 interrupted by Ctrl-C (143 by SIGTERM), after cleaning up.`;
+lost, two clocks overlapped too long or ticked at once, or the run itself failed (the lines before
+say which); 100 wrong usage; 130 interrupted by Ctrl-C (143 by SIGTERM), after cleaning up.`;
 
 // The shell's convention for a process ended by a signal: 128 + its number (130 for Ctrl-C).
 const exitCodeFor = (signal: NodeJS.Signals): number => 128 + (constants.signals[signal] ?? 0);
@@ -52,8 +66,8 @@ async function main(): Promise<number> {
   const { options } = parsed;
   try {
     // Checked here, as the clock and the probe would check them: a bad one is wrong usage, not a failed heal.
-    readClockConfig(chaosSettings());
-    readProbeConfig(chaosSettings());
+    readClockConfig(chaosSettings(process.env, options.standby));
+    readProbeConfig(chaosSettings(process.env, options.standby));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`chaos: ${error.message}`);
@@ -71,7 +85,8 @@ async function main(): Promise<number> {
       interrupt.abort();
     });
   }
-  progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed} repeats this run`);
+  const mode = options.standby ? ' --standby' : '';
+  progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed}${mode} repeats this run`);
   try {
     const outcome = await runChaos(options, progress, interrupt.signal);
     process.stdout.write(renderReport(outcome));

@@ -10,6 +10,12 @@ restarts, memory); the clock's run and each thread's last tick with its age (fro
 checkpoint); the heartbeat's age; the probe's heals by kind since it started; the checkpoint's path and
 age. It only looks: it never starts a PM2 daemon and never changes a file.
 
+Hot standby (CLOCK_STANDBY=1, two clock instances): one row per instance, "clock (active)" and
+"clock (standby)". The active one is the instance whose pid wrote the heartbeat (only the owner of
+the state lock writes it); failing that, each instance's own role metric in PM2 says. A "takeover"
+line gives how fast the active took over from the one before it. In the JSON, apps.clock is the
+active one, as it was the only one before; "clocks" lists every instance with its pmId and role.
+
   --watch  redraw every second until Ctrl-C: in place on a terminal, else a new screen each second
   --json   one JSON object instead of the screen (with --watch, one line per second)
 

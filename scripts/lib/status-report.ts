@@ -17,6 +17,8 @@ export type AppName = (typeof APPS)[number];
 export interface RawApp {
   name: string;
   pid: number;
+  /** PM2's id of this instance: two `clock` entries (hot standby) share the name, not the id. */
+  pm_id?: number;
   monit?: { memory?: number; cpu?: number };
   pm2_env: {
     status: string;
@@ -80,11 +82,44 @@ export interface ThreadStatus {
 
 export const HEAL_KINDS = ['hung', 'ghost', 'errored', 'duplicate'] as const;
 
+/** In hot-standby mode, what a clock instance is: the one that owns the state and ticks, or the one waiting to. */
+export type ClockRole = 'active' | 'standby';
+
+/** One PM2 instance of the clock app: PM2's columns, and its role in hot-standby mode. */
+export interface ClockInstance extends AppStatus {
+  name: 'clock';
+  /** PM2's id for this instance (the name is the same for both in hot-standby mode). */
+  pmId: number | null;
+  /** Decided only in hot-standby mode; null otherwise, and for an instance that is neither (not online, no metric). */
+  role: ClockRole | null;
+  /**
+   * How the role was decided: 'heartbeat' when an online instance's pid is the heartbeat's (the
+   * active writes it; every other online instance then waits on the lock, a standby); 'metric' when
+   * no online instance wrote the heartbeat and the instance's own `role` metric in PM2 said so.
+   */
+  roleFrom: 'heartbeat' | 'metric' | null;
+  /** This instance's own takeover from a dead active, in ms (its `took over in` metric); null if it never took over. */
+  tookOverMs: number | null;
+}
+
+/**
+ * What `npm run status` found. The JSON (--json) is this object as it is. Hot standby added fields
+ * without changing the old ones: `apps.clock` is still one clock with the same fields, the one that
+ * ticks (in hot-standby mode the active one: the heartbeat's writer, else the role metric's, else
+ * the first online instance), so a reader written for one clock keeps reading the right one;
+ * `standby` says whether PM2 runs the clock in hot-standby mode, and `clocks` lists every PM2
+ * instance of the clock, the active first, each with its pmId, role and where the role came from.
+ * With one instance, `clocks` holds it alone, with role null.
+ */
 export interface Status {
   at: number;
   pm2Home: string;
   daemonPid: number;
   apps: Record<AppName, AppStatus>;
+  /** Hot-standby mode: PM2 lists more than one clock instance, or the clock was launched with CLOCK_STANDBY on. */
+  standby: boolean;
+  /** Every PM2 instance of the clock: active first, then standby, then any other; in PM2's order within each. */
+  clocks: ClockInstance[];
   /** The clock's progress: from the heartbeat while it is ticking, else from the checkpoint. */
   progress: { source: 'heartbeat' | 'checkpoint' | null; run: number | null; threads: ThreadStatus[] };
   heartbeat: {
@@ -142,9 +177,59 @@ export function describeAbsence(found: Absence): string {
   return `status: the PM2 daemon (pid ${found.daemonPid}, PM2_HOME=${found.pm2Home}) runs neither clock nor probe${others}; start them with npm start`;
 }
 
+/**
+ * Each clock instance's role in hot-standby mode, in the order given. The heartbeat decides first:
+ * only the owner of the state lock writes it, so the online instance with the heartbeat's pid is the
+ * active one and every other online instance is waiting on the lock, a standby. When no online
+ * instance wrote it (none yet, or the writer just died), each instance's own `role` metric decides.
+ * An instance that is not online has no role.
+ */
+export function clockRoles(instances: RawApp[], heartbeatPid: number | undefined): Pick<ClockInstance, 'role' | 'roleFrom'>[] {
+  const online = (app: RawApp) => app.pm2_env.status === 'online' && app.pid > 0;
+  const active = heartbeatPid === undefined ? undefined : instances.find((app) => online(app) && app.pid === heartbeatPid);
+  return instances.map((app) => {
+    if (!online(app)) return { role: null, roleFrom: null };
+    if (active) return { role: app === active ? 'active' : 'standby', roleFrom: 'heartbeat' };
+    const metric = app.pm2_env.axm_monitor?.role?.value;
+    return metric === 'active' || metric === 'standby' ? { role: metric, roleFrom: 'metric' } : { role: null, roleFrom: null };
+  });
+}
+
+/** Whether PM2 runs the clock in hot-standby mode: two instances, or one launched with CLOCK_STANDBY on. */
+export function isStandbyMode(instances: RawApp[]): boolean {
+  return instances.length > 1 || instances.some((app) => /^(1|true)$/i.test(envOf(app, 'CLOCK_STANDBY')?.trim() ?? ''));
+}
+
+const ROLE_ORDER = { active: 0, standby: 1 } as const;
+
+/** The clock instances with their roles (in hot-standby mode), active first, each beside its entry in PM2's list. */
+function clockInstances(instances: RawApp[], heartbeat: Heartbeat | undefined, now: number): { app: RawApp; instance: ClockInstance }[] {
+  const standby = isStandbyMode(instances);
+  const roles = standby ? clockRoles(instances, heartbeat?.pid) : [];
+  const rank = (instance: ClockInstance) => (instance.role ? ROLE_ORDER[instance.role] : 2);
+  return instances
+    .map((app, index) => {
+      const tookOver = Number(app.pm2_env.axm_monitor?.['took over in']?.value);
+      const instance: ClockInstance = {
+        ...appStatus('clock', app, now),
+        name: 'clock',
+        pmId: typeof app.pm_id === 'number' ? app.pm_id : null,
+        ...(roles[index] ?? { role: null, roleFrom: null }),
+        tookOverMs: standby && app.pm2_env.status === 'online' && Number.isFinite(tookOver) ? tookOver : null,
+      };
+      return { app, instance };
+    })
+    .sort((a, b) => rank(a.instance) - rank(b.instance)); // stable: PM2's order within a role
+}
+
 export function buildStatus(gathered: Gathered): Status {
   const { now, apps, heartbeat, checkpoint } = gathered;
-  const clockApp = apps.find((app) => app.name === 'clock');
+  const clockApps = apps.filter((app) => app.name === 'clock');
+  const clocks = clockInstances(clockApps, heartbeat, now);
+  // apps.clock is the one that ticks: in hot-standby mode the active one, failing that the first
+  // online instance (as the probe picks it); with one instance that one, as before hot standby.
+  const active = clocks.find(({ instance }) => instance.role === 'active');
+  const clockApp = active?.app ?? clockApps.find((app) => app.pm2_env.status === 'online') ?? clockApps[0];
   const probeApp = apps.find((app) => app.name === 'probe');
   const clockEnv = clockApp ? (name: string) => envOf(clockApp, name) : () => undefined;
   const intervals = (clockEnv('CLOCK_INTERVALS') ?? '').split(',').map((part) => Math.round(Number(part) * 1000));
@@ -161,6 +246,8 @@ export function buildStatus(gathered: Gathered): Status {
     pm2Home: gathered.pm2Home,
     daemonPid: gathered.daemonPid,
     apps: { clock: appStatus('clock', clockApp, now), probe: appStatus('probe', probeApp, now) },
+    standby: isStandbyMode(clockApps),
+    clocks: clocks.map(({ instance }) => instance),
     progress: {
       source,
       run: progress?.run ?? null,
@@ -223,17 +310,18 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
   lines.push(
     ...table(paint, [
       ['APP', 'STATUS', 'PID', 'UPTIME', 'RESTARTS', 'MEMORY'].map((text) => ({ text, tone: 'head' as const })),
-      ...APPS.map((name) => {
-        const app = apps[name];
-        return [
-          { text: name },
-          { text: app.status ?? 'not started', tone: statusTone(app.status) },
-          { text: app.pid ? String(app.pid) : '-' },
-          { text: app.uptimeMs === null ? '-' : formatDuration(app.uptimeMs) },
-          { text: app.restarts === null ? '-' : String(app.restarts) },
-          { text: app.memoryBytes === null ? '-' : formatBytes(app.memoryBytes) },
-        ];
-      }),
+      // In hot-standby mode, one row per clock instance, named by its role; otherwise one per app.
+      ...(status.standby
+        ? [...status.clocks.map((clock) => ({ label: instanceLabel(clock), app: clock as AppStatus })), { label: 'probe', app: apps.probe }]
+        : APPS.map((name) => ({ label: name, app: apps[name] }))
+      ).map(({ label, app }) => [
+        { text: label },
+        { text: app.status ?? 'not started', tone: statusTone(app.status) },
+        { text: app.pid ? String(app.pid) : '-' },
+        { text: app.uptimeMs === null ? '-' : formatDuration(app.uptimeMs) },
+        { text: app.restarts === null ? '-' : String(app.restarts) },
+        { text: app.memoryBytes === null ? '-' : formatBytes(app.memoryBytes) },
+      ]),
     ]),
     '',
   );
@@ -264,7 +352,7 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
           { text: `${formatDuration(heartbeat.ageMs)} old`, tone: heartbeatTone(heartbeat.ageMs, heartbeat.hangMs) },
           { text: `, pid ${heartbeat.pid}, ${heartbeat.phase}` },
           ...(apps.clock.pid && heartbeat.pid !== apps.clock.pid ? [{ text: ` (not PM2's clock)`, tone: 'warn' as const }] : []),
-          ...(heartbeat.waiters ? [{ text: `, ${heartbeat.waiters} more waiting for the state lock`, tone: 'warn' as const }] : []),
+          ...(status.standby ? standbyWaiters(heartbeat.waiters, status.clocks) : heartbeat.waiters ? [{ text: `, ${heartbeat.waiters} more waiting for the state lock`, tone: 'warn' as const }] : []),
         ];
   const heals: Cell[] =
     status.heals === null
@@ -287,10 +375,16 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
     environment: 'STATE_DIR here',
     default: "the project's default",
   }[status.stateDir.from];
+  const active = status.clocks.find((clock) => clock.role === 'active');
+  const takeover: Cell[] =
+    active?.tookOverMs != null
+      ? [{ text: `${active.tookOverMs} ms` }, { text: ` (pid ${active.pid} took over: from the old active's death to ticking here)`, tone: 'dim' }]
+      : [{ text: active ? `none: the active (pid ${active.pid}) started first, it did not take over` : 'no active clock', tone: active ? 'dim' : 'warn' }];
   lines.push(
     ...fields(paint, [
       ['run', run],
       ['heartbeat', beat],
+      ...(status.standby ? [['takeover', takeover] as [string, Cell[]]] : []),
       ['probe heals', heals],
       ['checkpoint', saved],
       ['state dir', [{ text: status.stateDir.path }, { text: ` (${stateFrom})`, tone: 'dim' }]],
@@ -320,6 +414,21 @@ export function formatBytes(bytes: number): string {
     unit++;
   }
   return `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** `clock (active)`, `clock (standby)`; `clock (pm2 id 2)` for an instance with no role (not online, or undecided). */
+function instanceLabel(instance: ClockInstance): string {
+  if (instance.role) return `clock (${instance.role})`;
+  return instance.pmId === null ? 'clock (no role)' : `clock (pm2 id ${instance.pmId})`;
+}
+
+/** The waiters on the state lock in hot-standby mode: the online standbys are expected, any more is a clock PM2 does not own. */
+function standbyWaiters(waiters: number | null, clocks: ClockInstance[]): Cell[] {
+  if (waiters === null) return [];
+  const standbys = clocks.filter((clock) => clock.role === 'standby').length;
+  if (waiters > standbys) return [{ text: `, ${waiters} waiting for the state lock (${waiters - standbys} more than the standby)`, tone: 'warn' }];
+  if (waiters < standbys) return [{ text: `, the standby is not waiting for the state lock`, tone: 'warn' }];
+  return [{ text: `, ${waiters} waiting for the state lock (the standby)` }];
 }
 
 function appStatus(name: AppName, app: RawApp | undefined, now: number): AppStatus {

@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { judgeContinuity } from '../../scripts/lib/chaos/continuity-verdict.ts';
 import { processesOf } from '../../scripts/lib/chaos/leftovers.ts';
-import { FAULT_KINDS } from '../../scripts/lib/chaos/plan.ts';
+import { FAULT_KINDS, STANDBY_FAULT_KINDS } from '../../scripts/lib/chaos/plan.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
 import { tickCount } from '../helpers/clock-log.ts';
@@ -58,6 +58,9 @@ Run('every fault recovers, no tick is lost, and nothing of it is left afterwards
   assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
   for (const kind of FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
   assert.match(run.stdout, /^all\s+7\s+7\/7\s/m);
+  assert.match(run.stdout, /^mode: one clock \(CLOCK_STANDBY=0\)$/m);
+  assert.not.match(run.stdout, 'sigkill-standby');
+  assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
   assert.match(run.stdout, /^tick continuity: \d+ ticks of 2 threads over \d+ runs; no tick missing$/m);
   assert.match(run.stdout, /^ {2}1 fresh starts at run 1 after a damaged checkpoint/m);
   assert.match(run.stdout, 'verdict: PASS: all 7 faults recovered; no tick lost');
@@ -65,6 +68,26 @@ Run('every fault recovers, no tick is lost, and nothing of it is left afterwards
   const left = leftoversOf(run.stderr);
   assert.equal(left.processes, [], 'processes of its sandbox are still running');
   assert.not.ok(left.dirExists, 'its sandbox directory is still there');
+});
+
+Run('--standby: the same faults on a hot-standby pair, and a kill of the standby; every one recovered, no tick lost', async () => {
+  const started = Date.now();
+  const run = await runChaos(['--faults', String(STANDBY_FAULT_KINDS.length), '--seed', '3', '--standby'], 90_000);
+  assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /^mode: hot standby \(CLOCK_STANDBY=1\)/m);
+  for (const kind of STANDBY_FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
+  assert.match(run.stdout, /^all\s+8\s+8\/8\s/m);
+  assert.match(run.stdout, /^tick continuity: \d+ ticks of 2 threads over \d+ runs; no tick missing$/m);
+  // sigkill-clock, sigterm-clock, hang-clock and damage-checkpoint each end the active: the standby takes over.
+  assert.match(run.stdout, /^ {2}4 takeovers logged by the standby/m);
+  assert.match(run.stdout, /^2 clock processes at a time \(the active and the standby\): at most [23] at once/m);
+  assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
+  assert.match(run.stdout, 'verdict: PASS: all 8 faults recovered; no tick lost');
+  assert.match(run.stderr, 'seed 3: npm run chaos -- --faults 8 --seed 3 --standby repeats this run');
+  const left = leftoversOf(run.stderr);
+  assert.equal(left.processes, [], 'processes of its sandbox are still running');
+  assert.not.ok(left.dirExists, 'its sandbox directory is still there');
+  assert.ok(Date.now() - started < 60_000, `took ${Date.now() - started} ms`);
 });
 
 Run('Ctrl-C: it stops, cleans up everything, and exits 130', async () => {
@@ -81,7 +104,8 @@ Run('Ctrl-C: it stops, cleans up everything, and exits 130', async () => {
 Run('--help lists the faults and the exit codes; wrong usage exits 100', async () => {
   const help = await runChaos(['--help'], 20_000);
   assert.is(help.code, 0);
-  for (const kind of FAULT_KINDS) assert.match(help.stdout, kind);
+  for (const kind of STANDBY_FAULT_KINDS) assert.match(help.stdout, kind);
+  assert.match(help.stdout, '--standby    hot-standby mode');
   assert.match(help.stdout, 'Exit codes: 0 every fault recovered');
   const wrong = await runChaos(['--faults', '0'], 20_000);
   assert.is(wrong.code, 100);

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
 import { SCRIPT_EXIT } from '../../scripts/lib/cli.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import type { Absence, Status } from '../../scripts/lib/status-report.ts';
@@ -66,10 +68,14 @@ Running.before(async (context) => {
 Running.after(async ({ sandbox }) => sandbox.cleanup());
 
 Running('--json: clock and probe online with the pids PM2 reports, a run, ticks, a fresh heartbeat', async ({ sandbox }) => {
-  const run = await status(sandbox, '--json');
-  assert.is(run.code, SCRIPT_EXIT.ok, run.stderr);
-  assert.is(run.stdout.trim().split('\n').length, 1, 'one JSON object on one line');
-  const report = JSON.parse(run.stdout) as Status;
+  // Right after a rollover every thread is at tick 0 for up to one interval: a report from then shows no tick yet.
+  const report = await waitFor('a report taken after a tick of the current run', async () => {
+    const run = await status(sandbox, '--json');
+    assert.is(run.code, SCRIPT_EXIT.ok, run.stderr);
+    assert.is(run.stdout.trim().split('\n').length, 1, 'one JSON object on one line');
+    const found = JSON.parse(run.stdout) as Status;
+    return found.progress.threads.some((t) => t.tick > 0) ? found : undefined;
+  });
   const list = await sandbox.list();
   for (const name of ['clock', 'probe'] as const) {
     const app = report.apps[name];
@@ -160,6 +166,79 @@ Running('--watch --json: one JSON line per refresh', async ({ sandbox }) => {
 });
 
 Running.run();
+
+// ---
+
+const Standby = suite<Context>('status: hot standby (CLOCK_STANDBY=1), two clock instances', {} as Context);
+
+/** PM2's online clock instances, once both are online, and which one writes the heartbeat (the active). */
+async function standbyPair(sandbox: Sandbox, notActive?: number): Promise<{ active: number; standby: number }> {
+  return waitFor('two clocks online, one writing a ticking heartbeat, the other waiting as the standby', async () => {
+    const clocks = (await sandbox.list()).filter((p) => p.name === 'clock');
+    const heartbeat = await readHeartbeat(statePaths(sandbox.stateDir).heartbeat);
+    if (clocks.length !== 2 || !clocks.every((p) => p.status === 'online') || heartbeat?.phase !== 'ticking' || heartbeat.pid === notActive) return undefined;
+    const active = clocks.find((p) => p.pid === heartbeat.pid);
+    const standby = clocks.find((p) => p.pid !== heartbeat.pid);
+    return active?.metrics.role?.value === 'active' && standby?.metrics.role?.value === 'standby' ? { active: active.pid, standby: standby.pid } : undefined;
+  }, 15_000);
+}
+
+Standby.before(async (context) => {
+  context.sandbox = await createSandbox({ PROBE_PERIOD_MS: '200', CLOCK_STANDBY: '1' });
+  await context.sandbox.pm2('start', ECOSYSTEM);
+  await standbyPair(context.sandbox);
+  await waitFor('a few ticks', async () => tickCount(await context.sandbox.outLog()) >= 4);
+});
+Standby.after(async ({ sandbox }) => sandbox.cleanup());
+
+Standby("--json: both instances with their roles; the active is the heartbeat's pid, and apps.clock is it", async ({ sandbox }) => {
+  const { active, standby } = await standbyPair(sandbox);
+  const run = await status(sandbox, '--json');
+  assert.is(run.code, SCRIPT_EXIT.ok, run.stderr);
+  const report = JSON.parse(run.stdout) as Status;
+  assert.ok(report.standby);
+  assert.equal(
+    report.clocks.map((c) => [c.role, c.roleFrom, c.pid, c.status]),
+    [
+      ['active', 'heartbeat', active, 'online'],
+      ['standby', 'heartbeat', standby, 'online'],
+    ],
+  );
+  assert.is(report.heartbeat.pid, active);
+  assert.is(report.apps.clock.pid, active);
+  assert.ok(report.clocks.every((c) => (c.memoryBytes ?? 0) > 1_000_000 && c.uptimeMs !== null && c.restarts === 0 && c.pmId !== null));
+  assert.is(report.heartbeat.waiters, 1, 'the standby waits on the state lock');
+});
+
+Standby('the screen: a row for the active and one for the standby, each with its PM2 columns', async ({ sandbox }) => {
+  const { active, standby } = await standbyPair(sandbox);
+  const run = await status(sandbox);
+  assert.is(run.code, SCRIPT_EXIT.ok, run.stderr);
+  const text = run.stdout;
+  assert.match(text, new RegExp(`^clock \\(active\\) +online +${active} +(\\d+m )?[\\d.]+ ?s +0 +[\\d.]+ MiB$`, 'm'));
+  assert.match(text, new RegExp(`^clock \\(standby\\) +online +${standby} +(\\d+m )?[\\d.]+ ?s +0 +[\\d.]+ MiB$`, 'm'));
+  assert.match(text, /^probe +online +\d+ /m);
+  assert.match(text, new RegExp(`^heartbeat +[\\d.]+ s old, pid ${active}, ticking, 1 waiting for the state lock \\(the standby\\)$`, 'm'));
+  assert.match(text, new RegExp(`^takeover +none: the active \\(pid ${active}\\) started first`, 'm'));
+});
+
+Standby('after kill -9 of the active: the standby is shown active, with its takeover time; the restarted one standby', async ({ sandbox }) => {
+  const before = await standbyPair(sandbox);
+  process.kill(before.active, 'SIGKILL');
+  const after = await standbyPair(sandbox, before.active);
+  assert.is(after.active, before.standby, 'the standby took over');
+  const report = JSON.parse((await status(sandbox, '--json')).stdout) as Status;
+  const [active, standby] = report.clocks;
+  assert.equal([active?.role, active?.pid, active?.restarts], ['active', before.standby, 0]);
+  assert.equal([standby?.role, standby?.pid, standby?.restarts], ['standby', after.standby, 1]);
+  assert.ok(typeof active?.tookOverMs === 'number' && active.tookOverMs > 0, JSON.stringify(active));
+  assert.is(report.apps.clock.pid, before.standby);
+  const text = (await status(sandbox)).stdout;
+  assert.match(text, new RegExp(`^clock \\(standby\\) +online +${after.standby} +[\\d.]+ s +1 `, 'm'));
+  assert.match(text, new RegExp(`^takeover +[\\d.]+ ms \\(pid ${before.standby} took over`, 'm'));
+});
+
+Standby.run();
 
 // ---
 

@@ -8,14 +8,20 @@ const seed42 = () => 42;
 const Defaults = suite('chaos options: defaults and help');
 
 Defaults('no options: two rounds of every fault, and a fresh seed', () => {
-  assert.equal(parseChaosArgs([], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 42 } });
+  assert.equal(parseChaosArgs([], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 42, standby: false } });
   assert.is(DEFAULT_FAULTS, 2 * FAULT_KINDS.length);
 });
 
 Defaults('--faults and --seed, in either spelling', () => {
-  assert.equal(parseChaosArgs(['--faults', '7', '--seed', '1'], seed42), { kind: 'run', options: { faults: 7, seed: 1 } });
-  assert.equal(parseChaosArgs(['--faults=50', '--seed=0'], seed42), { kind: 'run', options: { faults: 50, seed: 0 } });
-  assert.equal(parseChaosArgs(['--seed', '4294967295'], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 4294967295 } });
+  assert.equal(parseChaosArgs(['--faults', '7', '--seed', '1'], seed42), { kind: 'run', options: { faults: 7, seed: 1, standby: false } });
+  assert.equal(parseChaosArgs(['--faults=50', '--seed=0'], seed42), { kind: 'run', options: { faults: 50, seed: 0, standby: false } });
+  assert.equal(parseChaosArgs(['--seed', '4294967295'], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 4294967295, standby: false } });
+});
+
+Defaults('--standby: hot-standby mode, and two rounds of its 8 kinds by default', () => {
+  assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 16, seed: 42, standby: true } });
+  assert.equal(parseChaosArgs(['--faults', '8', '--seed', '3', '--standby'], seed42), { kind: 'run', options: { faults: 8, seed: 3, standby: true } });
+  assert.is(parseChaosArgs(['--standby=1']).kind, 'usage');
 });
 
 Defaults('a given seed is used as it is; the generator is not asked', () => {

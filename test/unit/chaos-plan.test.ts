@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FAULT_KINDS, planFaults, WAIT_MS } from '../../scripts/lib/chaos/plan.ts';
+import { FAULT_KINDS, faultKinds, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/lib/chaos/plan.ts';
 import { mulberry32, randomInt, shuffle } from '../../scripts/lib/chaos/prng.ts';
 
 const Prng = suite('mulberry32');
@@ -81,6 +81,18 @@ Plan('numbered from 1; waits within range; a thread only for crash-thread, withi
 
 Plan('fewer faults than kinds: a prefix of the longer plan', () => {
   assert.equal(planFaults(9, 3, 2), planFaults(9, 20, 2).slice(0, 3));
+});
+
+Plan('hot standby: every round of 8 also holds a kill of the standby; a plain plan never does, and is as it was', () => {
+  assert.equal(faultKinds(true), STANDBY_FAULT_KINDS);
+  assert.equal(faultKinds(false), FAULT_KINDS);
+  const plan = planFaults(3, 3 * STANDBY_FAULT_KINDS.length, 2, faultKinds(true));
+  for (let start = 0; start < plan.length; start += STANDBY_FAULT_KINDS.length) {
+    const round = plan.slice(start, start + STANDBY_FAULT_KINDS.length).map((fault) => fault.kind);
+    assert.equal([...round].sort(), [...STANDBY_FAULT_KINDS].sort());
+  }
+  assert.equal(planFaults(3, 20, 2), planFaults(3, 20, 2, FAULT_KINDS));
+  assert.not.ok(planFaults(3, 100, 2).some((fault) => fault.kind === 'sigkill-standby'));
 });
 
 Plan.run();

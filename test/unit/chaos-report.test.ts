@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ContinuityVerdict } from '../../scripts/lib/chaos/continuity-verdict.ts';
-import { OverlapTracker, type OverlapSummary } from '../../scripts/lib/chaos/overlap.ts';
+import { OverlapTracker, type OverlapSummary, type WritersSummary } from '../../scripts/lib/chaos/overlap.ts';
 import type { FaultKind } from '../../scripts/lib/chaos/plan.ts';
 import { createProgress, progressBar } from '../../scripts/lib/chaos/progress.ts';
 import { recoveryChart, renderReport, summarize, verdict, type ChaosOutcome, type FaultResult } from '../../scripts/lib/chaos/report.ts';
@@ -11,12 +11,13 @@ const healed = (kind: FaultKind, recoveryMs: number): FaultResult => ({ number: 
 const failed = (kind: FaultKind, problem: string): FaultResult => ({ number: ++number, kind, thread: 0, recovered: false, recoveryMs: undefined, problem });
 
 const goodContinuity = (): ContinuityVerdict => ({
-  ok: true, ticks: 400, threads: 2, runs: 20, repeats: 3, clockStarts: 6, workerRestarts: new Map([['thread-2', 1]]), resets: 1, longestRewind: undefined, problems: [],
+  ok: true, ticks: 400, threads: 2, runs: 20, repeats: 3, clockStarts: 6, workerRestarts: new Map([['thread-2', 1]]), resets: 1, takeovers: [], longestRewind: undefined, problems: [],
 });
-const calmOverlap = (): OverlapSummary => ({ samples: 600, most: 1, longestMs: 0, longest: undefined, pids: new Set([10, 11, 12]) });
+const calmOverlap = (): OverlapSummary => ({ samples: 600, allowed: 1, most: 1, longestMs: 0, longest: undefined, pids: new Set([10, 11, 12]) });
+const calmWriters = (): WritersSummary => ({ samples: 240, writers: [10, 11, 12], returns: [] });
 
 function outcome(results: FaultResult[], changes: Partial<ChaosOutcome> = {}): ChaosOutcome {
-  return { seed: 7, planned: results.length, results, stoppedEarly: undefined, continuity: goodContinuity(), overlap: calmOverlap(), probePeriodMs: 200, evidence: undefined, ...changes };
+  return { seed: 7, standby: false, planned: results.length, results, stoppedEarly: undefined, continuity: goodContinuity(), overlap: calmOverlap(), writers: calmWriters(), probePeriodMs: 200, evidence: undefined, ...changes };
 }
 
 // ---
@@ -114,7 +115,7 @@ Overlap('a stretch still open at the end counts up to the last sample', () => {
 Overlap('never more than one: no stretch at all', () => {
   const tracker = new OverlapTracker();
   for (let at = 0; at < 1000; at += 50) tracker.record(at, at % 200 === 0 ? [] : [7]);
-  assert.equal({ ...tracker.result(), pids: [...tracker.result().pids] }, { samples: 20, most: 1, longestMs: 0, longest: undefined, pids: [7] });
+  assert.equal({ ...tracker.result(), pids: [...tracker.result().pids] }, { samples: 20, allowed: 1, most: 1, longestMs: 0, longest: undefined, pids: [7] });
 });
 
 Overlap.run();

@@ -7,7 +7,9 @@ import {
   absence,
   buildStatus,
   chooseStateDir,
+  clockRoles,
   describeAbsence,
+  isStandbyMode,
   formatBytes,
   formatDuration,
   renderStatus,
@@ -336,6 +338,127 @@ Render('a damaged checkpoint says why', () => {
 });
 
 Render.run();
+
+// ---
+
+const Standby = suite('hot standby: which clock is active, which is standby');
+
+const ACTIVE = 4100;
+const STANDBY = 4300;
+
+/** A clock instance of a hot-standby pair: its pid, pm id and the role it last published. */
+function instance(pid: number, pmId: number, role: string | undefined, overrides: Partial<RawApp['pm2_env']> = {}): RawApp {
+  const metrics = role === undefined ? {} : { role: { value: role }, ...(role === 'active' ? { 'took over in': { value: 8.4, unit: 'ms' } } : {}) };
+  return app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', CLOCK_STANDBY: '1', axm_monitor: metrics, ...overrides }, { pid, pm_id: pmId });
+}
+
+// PM2 lists instances by pm id: here the standby (pm id 0, restarted after it was killed) comes first.
+const pair = () => [instance(STANDBY, 0, 'standby', { restart_time: 1 }), probeApp(), instance(ACTIVE, 2, 'active', { restart_time: 0 })];
+
+Standby("the heartbeat's pid decides: its writer is active, every other online instance a standby", () => {
+  const instances = [instance(STANDBY, 0, 'standby'), instance(ACTIVE, 2, 'active')];
+  assert.equal(clockRoles(instances, ACTIVE), [
+    { role: 'standby', roleFrom: 'heartbeat' },
+    { role: 'active', roleFrom: 'heartbeat' },
+  ]);
+});
+
+Standby('the heartbeat wins over a stale role metric (a restarted active that has not said standby yet)', () => {
+  const instances = [instance(STANDBY, 0, 'active'), instance(ACTIVE, 2, 'active')];
+  assert.equal(clockRoles(instances, ACTIVE).map((r) => r.role), ['standby', 'active']);
+});
+
+Standby('no online instance wrote the heartbeat (the writer just died): the role metrics decide', () => {
+  const instances = [instance(STANDBY, 0, 'active'), instance(ACTIVE, 2, 'standby'), instance(4400, 3, undefined)];
+  assert.equal(clockRoles(instances, 999), [
+    { role: 'active', roleFrom: 'metric' },
+    { role: 'standby', roleFrom: 'metric' },
+    { role: null, roleFrom: null },
+  ]);
+  assert.equal(clockRoles(instances, undefined).map((r) => r.role), ['active', 'standby', null]);
+});
+
+Standby('an instance that is not online has no role, even with the dead pid in the heartbeat', () => {
+  const instances = [instance(ACTIVE, 0, 'active', { status: 'stopped' }), instance(STANDBY, 2, 'standby')];
+  assert.equal(clockRoles(instances, ACTIVE), [
+    { role: null, roleFrom: null },
+    { role: 'standby', roleFrom: 'metric' },
+  ]);
+});
+
+Standby('the mode: two instances, or one launched with CLOCK_STANDBY on', () => {
+  assert.ok(isStandbyMode([instance(1, 0, undefined, { CLOCK_STANDBY: '0' }), instance(2, 1, undefined, { CLOCK_STANDBY: '0' })]));
+  assert.ok(isStandbyMode([instance(1, 0, undefined, { CLOCK_STANDBY: 'true' })]));
+  assert.not.ok(isStandbyMode([clockApp()]));
+  assert.not.ok(isStandbyMode([instance(1, 0, undefined, { CLOCK_STANDBY: '0' })]));
+  assert.not.ok(isStandbyMode([]));
+});
+
+Standby('buildStatus: apps.clock is the active one, with the old shape; clocks lists both, active first', () => {
+  const status = buildStatus(gathered({ apps: pair() }));
+  assert.ok(status.standby);
+  assert.equal(status.apps.clock, { name: 'clock', status: 'online', pid: ACTIVE, uptimeMs: 65_000, restarts: 0, memoryBytes: 70 * MIB });
+  assert.equal(
+    status.clocks.map((c) => [c.pid, c.pmId, c.role, c.roleFrom, c.restarts, c.tookOverMs]),
+    [
+      [ACTIVE, 2, 'active', 'heartbeat', 0, 8.4],
+      [STANDBY, 0, 'standby', 'heartbeat', 1, null],
+    ],
+  );
+  const json = JSON.parse(statusJson(status)) as typeof status;
+  assert.equal(json.clocks[0]?.role, 'active');
+  assert.is(json.apps.clock.pid, ACTIVE);
+});
+
+Standby('no active known and none online: apps.clock falls back to the first instance, as before', () => {
+  const stopped = [instance(STANDBY, 0, 'standby', { status: 'stopped' }), instance(ACTIVE, 2, 'active', { status: 'stopped' })];
+  const status = buildStatus(gathered({ apps: [...stopped, probeApp()], heartbeat: undefined }));
+  assert.is(status.apps.clock.status, 'stopped');
+  assert.equal(status.clocks.map((c) => c.role), [null, null]);
+});
+
+Standby('one instance: not hot standby, clocks holds it alone with no role, and the screen is as before', () => {
+  const status = buildStatus(gathered());
+  assert.not.ok(status.standby);
+  assert.equal(status.clocks.map((c) => [c.pid, c.role, c.roleFrom, c.tookOverMs]), [[4100, null, null, null]]);
+  const text = renderStatus(status, { color: false }).join('\n');
+  assert.match(text, /^clock +online +4100 /m);
+  assert.not.match(text, /\((active|standby)\)/);
+  assert.not.match(text, /^takeover/m);
+});
+
+Standby('the screen: one row per instance by role, aligned with the probe; the standby waiting; the takeover time', () => {
+  const lines = renderStatus(buildStatus(gathered({ apps: pair(), heartbeat: heartbeat({ waiters: 1 }) })), { color: false });
+  const text = lines.join('\n');
+  assert.match(text, /^clock \(active\) +online +4100 +1m 05s +0 +70\.0 MiB$/m);
+  assert.match(text, /^clock \(standby\) +online +4300 +1m 05s +1 +70\.0 MiB$/m);
+  assert.match(text, /^probe +online +4200 +1m 05s +2 +70\.0 MiB$/m);
+  const header = lines.findIndex((line) => line.startsWith('APP'));
+  assert.equal(lines.slice(header + 1, header + 4).map((line) => line.split('  ')[0]), ['clock (active)', 'clock (standby)', 'probe']);
+  for (const column of ['STATUS', 'PID', 'UPTIME', 'RESTARTS', 'MEMORY']) {
+    const at = lines[header]!.indexOf(column);
+    for (const row of lines.slice(header + 1, header + 4)) assert.ok(row[at - 1] === ' ' && row[at] !== ' ', `${column} in "${row}"`);
+  }
+  assert.match(text, /^heartbeat +0\.1 s old, pid 4100, ticking, 1 waiting for the state lock \(the standby\)$/m);
+  assert.match(text, /^takeover +8\.4 ms \(pid 4100 took over: from the old active's death to ticking here\)$/m);
+});
+
+Standby('the screen: a waiter beyond the standby, or a standby not waiting, stands out', () => {
+  const more = renderStatus(buildStatus(gathered({ apps: pair(), heartbeat: heartbeat({ waiters: 2 }) })), { color: false }).join('\n');
+  assert.match(more, /, 2 waiting for the state lock \(1 more than the standby\)$/m);
+  const none = renderStatus(buildStatus(gathered({ apps: pair(), heartbeat: heartbeat({ waiters: 0 }) })), { color: false }).join('\n');
+  assert.match(none, /, the standby is not waiting for the state lock$/m);
+});
+
+Standby('the screen: an instance with no role is named by its pm id; an active that started first has no takeover', () => {
+  const apps = [instance(STANDBY, 0, undefined, { status: 'launching' }), instance(ACTIVE, 2, 'active', { axm_monitor: { role: { value: 'active' } } }), probeApp()];
+  const text = renderStatus(buildStatus(gathered({ apps })), { color: false }).join('\n');
+  assert.match(text, /^clock \(active\) +online +4100 /m);
+  assert.match(text, /^clock \(pm2 id 0\) +launching +- /m);
+  assert.match(text, /^takeover +none: the active \(pid 4100\) started first, it did not take over$/m);
+});
+
+Standby.run();
 
 // ---
 

@@ -1,4 +1,5 @@
 import { checkContinuity, withResetLines } from '../tick-continuity.ts';
+import { takeovers } from './standby.ts';
 
 /** The tick-continuity verdict of a chaos run, from the clock's whole out and error logs. */
 export interface ContinuityVerdict {
@@ -7,8 +8,14 @@ export interface ContinuityVerdict {
   threads: number;
   runs: number;
   repeats: number;
-  /** Clock processes that started (each one after the first ended one before it: a crash or a stop). */
+  /**
+   * Clock processes that started ticking (each one after the first ended one before it: a crash or a
+   * stop). In hot-standby mode a standby taking over counts too: it resumes from the checkpoint as a
+   * restarted clock would.
+   */
   clockStarts: number;
+  /** Hot standby: each takeover's own time, from the old active's death to ticking (ms), from its log line. */
+  takeovers: number[];
   /** Worker threads restarted in-process, by thread. */
   workerRestarts: Map<string, number>;
   /** Damaged-checkpoint resets the log accounts for. */
@@ -62,6 +69,7 @@ export function judgeContinuity(outText: string, errText: string): ContinuityVer
     clockStarts,
     workerRestarts,
     resets: resetLines,
+    takeovers: takeovers(outText).map((takeover) => takeover.ms),
     longestRewind,
     problems,
   };

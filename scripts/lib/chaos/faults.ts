@@ -26,8 +26,15 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
     throw new Error(`cannot inject ${fault.kind}: PM2 does not report clock and probe online${seen.pm2Error ? ` (${seen.pm2Error})` : ''}`);
   }
   const was = await before(system, seen);
+  if (system.standby) {
+    // "The clock" is the active one: the heartbeat's writer, which only the owner of the state lock is.
+    if (seen.heartbeat?.pid !== was.clockPid) {
+      throw new Error(`cannot inject ${fault.kind}: no PM2 clock instance wrote the heartbeat (pid ${seen.heartbeat?.pid ?? 'none'}), so which one is active is not known`);
+    }
+    if (was.standbyPid <= 0) throw new Error(`cannot inject ${fault.kind}: PM2 reports no standby clock online`);
+  }
   let at = Date.now();
-  // The clock is proven to be this state's clock first; the fault's time is the signal's.
+  // The clock (in hot-standby mode the active one) is proven to be this state's clock first; the fault's time is the signal's.
   const strikeClock = async (name: NodeJS.Signals): Promise<Verified> => {
     const clock = await verifiedClock(system, was.clockPid);
     at = Date.now();
@@ -47,6 +54,12 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
     case 'crash-thread':
       await system.rpc.sendAction(was.pmId, 'fault', `crash thread-${fault.thread}`);
       break;
+    case 'sigkill-standby': {
+      const standby = await verifiedClock(system, was.standbyPid);
+      at = Date.now();
+      signal(standby, 'SIGKILL');
+      break;
+    }
     case 'sigkill-probe':
       signal(verifiedOurs(system, was.probePid, 'the probe'), 'SIGKILL');
       break;

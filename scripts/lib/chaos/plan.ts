@@ -11,7 +11,18 @@ export const FAULT_KINDS = [
   'damage-checkpoint',
 ] as const;
 
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * In hot-standby mode (--standby) every kind above, where "the clock" is the active one (the
+ * heartbeat's writer), and one more: a kill of the standby, which must not disturb the ticking.
+ */
+export const STANDBY_FAULT_KINDS = [...FAULT_KINDS, 'sigkill-standby'] as const;
+
+export type FaultKind = (typeof STANDBY_FAULT_KINDS)[number];
+
+/** The kinds a run draws from: the plain ones, or in hot-standby mode those and the standby's own. */
+export function faultKinds(standby: boolean): readonly FaultKind[] {
+  return standby ? STANDBY_FAULT_KINDS : FAULT_KINDS;
+}
 
 export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'sigkill-clock': 'kill -9 of the clock; PM2 restarts it, it resumes from its checkpoint',
@@ -21,7 +32,22 @@ export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'sigkill-probe': 'kill -9 of the probe; PM2 restarts it',
   'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; the clock stops with its daemon and comes back',
   'damage-checkpoint': 'garbage in checkpoint.json, then kill -9 of the clock; it moves the file aside and starts a fresh run 1',
+  'sigkill-standby': 'kill -9 of the standby clock; the active ticks on undisturbed, PM2 restarts the standby',
 };
+
+/** The same faults in hot-standby mode, where the clock struck is the active one and a standby takes its place. */
+export const STANDBY_FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
+  ...FAULT_DESCRIPTIONS,
+  'sigkill-clock': 'kill -9 of the active clock; the standby takes over, PM2 restarts the killed one as the new standby',
+  'sigterm-clock': 'kill -TERM of the active clock; it stops cleanly, the standby takes over, PM2 restarts it as standby',
+  'hang-clock': 'kill -STOP of the active clock; the probe finds it hung and SIGKILLs it, the standby takes over',
+  'crash-thread': 'pm2 trigger <active> fault "crash thread-N"; the active restarts that worker in-process',
+  'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; both clocks go with it, a new pair comes back',
+  'damage-checkpoint': 'garbage in checkpoint.json, then kill -9 of the active; the standby takes over and starts a fresh run 1',
+};
+
+/** Faults that strike the active clock's process in hot-standby mode: the standby must take over from it. */
+export const ACTIVE_CLOCK_FAULTS: ReadonlySet<FaultKind> = new Set(['sigkill-clock', 'sigterm-clock', 'hang-clock', 'damage-checkpoint']);
 
 /** The faults that end the clock's process: a new one must take its place (and may repeat a tick). */
 export const CLOCK_PROCESS_FAULTS: ReadonlySet<FaultKind> = new Set([
@@ -47,13 +73,14 @@ export const WAIT_MS = { min: 500, max: 2_000 } as const;
 /**
  * The faults of a run, from its seed alone. Kinds come round-robin, each round in a shuffled order, so
  * that every kind occurs once `count` reaches the number of kinds, and no kind is more than one ahead.
+ * `kinds` is FAULT_KINDS unless in hot-standby mode: a plain run's plan for a seed never changes.
  */
-export function planFaults(seed: number, count: number, threads: number): PlannedFault[] {
+export function planFaults(seed: number, count: number, threads: number, kinds: readonly FaultKind[] = FAULT_KINDS): PlannedFault[] {
   const random = mulberry32(seed);
   const plan: PlannedFault[] = [];
   let round: FaultKind[] = [];
   for (let number = 1; number <= count; number++) {
-    if (round.length === 0) round = shuffle(random, FAULT_KINDS);
+    if (round.length === 0) round = shuffle(random, kinds);
     const kind = round.shift() as FaultKind;
     const waitMs = randomInt(random, WAIT_MS.min, WAIT_MS.max);
     const thread = kind === 'crash-thread' ? randomInt(random, 1, threads) : 0;

@@ -1,8 +1,10 @@
 import { plot } from 'asciichart';
+import dayjs from 'dayjs';
 import { median } from '../stats.ts';
 import type { ContinuityVerdict } from './continuity-verdict.ts';
-import type { OverlapSummary } from './overlap.ts';
-import { FAULT_KINDS, type FaultKind } from './plan.ts';
+import type { OverlapSummary, WritersSummary } from './overlap.ts';
+import type { ProbeHeals } from './probe-heals.ts';
+import { STANDBY_FAULT_KINDS, type FaultKind } from './plan.ts';
 
 /** One fault of a run and how it ended. */
 export interface FaultResult {
@@ -12,17 +14,25 @@ export interface FaultResult {
   recovered: boolean;
   recoveryMs: number | undefined;
   problem: string | undefined;
+  /** The pid the fault struck: the clock (in hot-standby mode the active one, or the standby), the probe, or the PM2 daemon. */
+  target?: number | undefined;
 }
 
 /** Everything a chaos run found, for the verdict and the report. */
 export interface ChaosOutcome {
   seed: number;
+  /** Hot-standby mode (--standby): two clock instances, one active, one standby. */
+  standby: boolean;
   planned: number;
   results: FaultResult[];
   /** Why the run stopped before all planned faults, if it did. */
   stoppedEarly: string | undefined;
   continuity: ContinuityVerdict | undefined;
   overlap: OverlapSummary | undefined;
+  /** Who wrote the ticking heartbeat, in turn: never two clocks ticking at once. */
+  writers: WritersSummary | undefined;
+  /** What the probe healed, from its log: for the report, not the verdict (chaos judges the clock). */
+  probeHeals?: ProbeHeals | undefined;
   probePeriodMs: number;
   /** Where a failed run's logs and state were kept. */
   evidence: string | undefined;
@@ -38,7 +48,7 @@ export interface KindRow {
   maxMs: number;
 }
 
-/** The table per fault kind (in the order of FAULT_KINDS, only kinds that occurred), then all together. */
+/** The table per fault kind (in the order of the kinds, only kinds that occurred), then all together. */
 export function summarize(results: FaultResult[]): KindRow[] {
   const row = (kind: KindRow['kind'], of: FaultResult[]): KindRow => {
     const times = of.flatMap((result) => (result.recovered && result.recoveryMs !== undefined ? [result.recoveryMs] : []));
@@ -51,7 +61,7 @@ export function summarize(results: FaultResult[]): KindRow[] {
       maxMs: times.length > 0 ? Math.max(...times) : Number.NaN,
     };
   };
-  const rows = FAULT_KINDS.flatMap((kind) => {
+  const rows = STANDBY_FAULT_KINDS.flatMap((kind) => {
     const of = results.filter((result) => result.kind === kind);
     return of.length > 0 ? [row(kind, of)] : [];
   });
@@ -69,25 +79,39 @@ export function verdict(outcome: ChaosOutcome): { ok: boolean; reasons: string[]
   }
   if (!outcome.continuity) reasons.push('the tick continuity was not checked');
   else reasons.push(...outcome.continuity.problems);
-  const { overlap, probePeriodMs } = outcome;
+  const { overlap, writers, probePeriodMs } = outcome;
   if (!overlap) reasons.push('the process table was not watched');
   else if (overlap.longestMs > probePeriodMs) {
     reasons.push(
       `${overlap.longest?.pids.length ?? 2} clocks of this state ran at once for ${overlap.longestMs} ms (pids ${overlap.longest?.pids.join(', ')}), ` +
-        `longer than one probe period (${probePeriodMs} ms)`,
+        `longer than one probe period (${probePeriodMs} ms)${overlap.allowed > 1 ? `; ${overlap.allowed} at most are expected` : ''}`,
     );
+  }
+  if (!writers) reasons.push('the heartbeat was not watched');
+  else {
+    for (const back of writers.returns) {
+      reasons.push(`two clocks ticked at once: pid ${back.pid} wrote the heartbeat again at ${time(back.at)}, after pid ${back.other} had taken it over`);
+    }
   }
   return { ok: reasons.length === 0, reasons };
 }
 
 export function renderReport(outcome: ChaosOutcome): string {
   const { ok, reasons } = verdict(outcome);
+  const repeat = `--faults ${outcome.planned} --seed ${outcome.seed}${outcome.standby ? ' --standby' : ''}`;
   const sections = [
-    `chaos report (seed ${outcome.seed}; repeat with --faults ${outcome.planned} --seed ${outcome.seed})`,
+    [
+      `chaos report (seed ${outcome.seed}; repeat with ${repeat})`,
+      outcome.standby
+        ? 'mode: hot standby (CLOCK_STANDBY=1): two clock instances, one active, one standby; "the clock" is the active one'
+        : 'mode: one clock (CLOCK_STANDBY=0)',
+    ].join('\n'),
     renderTable(summarize(outcome.results)),
     `time to recover, fault by fault (ms):\n${recoveryChart(outcome.results)}`,
-    renderContinuity(outcome.continuity),
+    renderContinuity(outcome.continuity, outcome.standby),
     renderOverlap(outcome.overlap, outcome.probePeriodMs),
+    renderWriters(outcome.writers),
+    ...(outcome.probeHeals ? [renderProbeHeals(outcome.probeHeals, outcome.results)] : []),
     ok
       ? `verdict: PASS: all ${outcome.results.length} faults recovered; no tick lost`
       : `verdict: FAIL\n${reasons.map((reason) => `  - ${reason}`).join('\n')}`,
@@ -124,12 +148,22 @@ export function recoveryChart(results: FaultResult[]): string {
   return `${chart}\n${' '.repeat(9)}${axis}`;
 }
 
-function renderContinuity(continuity: ContinuityVerdict | undefined): string {
+function renderContinuity(continuity: ContinuityVerdict | undefined, standby: boolean): string {
   if (!continuity) return 'tick continuity: not checked';
   const workerRestarts = [...continuity.workerRestarts.values()].reduce((sum, count) => sum + count, 0);
+  const starts = Math.max(0, continuity.clockStarts - 1);
+  const takeovers = continuity.takeovers;
   return [
     `tick continuity: ${continuity.ticks} ticks of ${continuity.threads} threads over ${continuity.runs} runs; ${continuity.ok ? 'no tick missing' : 'FAILED'}`,
-    `  ${continuity.repeats} repeated (at most one per crash: ${Math.max(0, continuity.clockStarts - 1)} clock restarts, ${workerRestarts} worker restarts)`,
+    `  ${continuity.repeats} repeated (at most one per crash: ${starts} clock ${standby ? 'takeovers and restarts' : 'restarts'}, ${workerRestarts} worker restarts)`,
+    ...(standby
+      ? [
+          takeovers.length === 0
+            ? '  no takeover logged'
+            : `  ${takeovers.length} takeovers logged by the standby ("took over from clock pid N in X ms": its death to ticking): ` +
+              `min ${ms(Math.min(...takeovers))}, median ${ms(median(takeovers))}, max ${ms(Math.max(...takeovers))}`,
+        ]
+      : []),
     ...(continuity.longestRewind
       ? [`  the most printed again at one restart: ${continuity.longestRewind.ticks} ticks of ${continuity.longestRewind.thread} (after ${continuity.longestRewind.after} came ${continuity.longestRewind.got} again)`]
       : []),
@@ -140,11 +174,44 @@ function renderContinuity(continuity: ContinuityVerdict | undefined): string {
 
 function renderOverlap(overlap: OverlapSummary | undefined, probePeriodMs: number): string {
   if (!overlap) return 'one clock at a time: not watched';
-  const longest = overlap.longestMs > 0 ? `; more than one for ${overlap.longestMs} ms at the longest` : '';
+  const { allowed } = overlap;
+  const more = allowed === 1 ? 'more than one' : `more than ${allowed}`;
+  const longest = overlap.longestMs > 0 ? `; ${more} for ${overlap.longestMs} ms at the longest` : '';
+  const title = allowed === 1 ? 'one clock at a time' : `${allowed} clock processes at a time (the active and the standby)`;
   return [
-    `one clock at a time: at most ${overlap.most} at once${longest} (limit: one probe period, ${probePeriodMs} ms)`,
+    `${title}: at most ${overlap.most} at once${longest} (limit: one probe period, ${probePeriodMs} ms)`,
     `  ${overlap.samples} samples of the process table, ${overlap.pids.size} clock processes in all`,
   ].join('\n');
+}
+
+function renderWriters(writers: WritersSummary | undefined): string {
+  if (!writers) return 'one ticking clock at a time: not watched';
+  const seen = `${writers.samples} heartbeats seen`;
+  if (writers.returns.length === 0) {
+    return [
+      'one ticking clock at a time: never two at once',
+      `  ${writers.writers.length} clocks wrote the ticking heartbeat in turn, none again once another had taken over (${seen})`,
+    ].join('\n');
+  }
+  return [
+    `one ticking clock at a time: TWO AT ONCE, ${writers.returns.length} time(s)`,
+    ...writers.returns.map((back) => `  pid ${back.pid} wrote the heartbeat again at ${time(back.at)}, after pid ${back.other} had taken it over (${seen})`),
+  ].join('\n');
+}
+
+function renderProbeHeals(heals: ProbeHeals, results: FaultResult[]): string {
+  const hangs = results.filter((result) => result.kind === 'hang-clock').length;
+  return [
+    `probe heals (its log): hung ${heals.hung.length} (for ${hangs} hang-clock faults), ghost ${heals.ghost}, errored ${heals.errored}, duplicate ${heals.duplicate}`,
+    ...(heals.unprovoked.length > 0
+      ? [`  NOTE: the probe killed ${heals.unprovoked.length} clock(s) as hung that no fault had stopped: pid ${heals.unprovoked.join(', ')} (see probe.err.log)`]
+      : []),
+  ].join('\n');
+}
+
+/** A moment as the tick lines print it (local time). */
+function time(at: number): string {
+  return dayjs(at).format('HH:mm:ss.SSS');
 }
 
 export function describe(result: Pick<FaultResult, 'kind' | 'thread'>): string {

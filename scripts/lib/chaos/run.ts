@@ -1,4 +1,4 @@
-import { cp, mkdtemp } from 'node:fs/promises';
+import { cp, lstat, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,32 +12,42 @@ import { injectFault } from './faults.ts';
 import { awaitRecovery, healthProblems, RECOVERY_DEADLINE_MS } from './health.ts';
 import { killAll, processesOf } from './leftovers.ts';
 import type { ChaosOptions } from './options.ts';
-import { planFaults, type PlannedFault } from './plan.ts';
+import { faultKinds, planFaults, type PlannedFault } from './plan.ts';
 import { readWholeLog } from './pm2-logs.ts';
+import { probeHeals } from './probe-heals.ts';
 import type { Pm2Client } from '../../../apps/probe/pm2-client.ts';
 import type { Progress } from './progress.ts';
 import { describe, verdict, type ChaosOutcome, type FaultResult } from './report.ts';
 import { watchClockOverlap } from './overlap.ts';
-import { look, type System } from './system.ts';
+import { statePaths } from '../../../apps/shared/state-dir.ts';
+import { look, standbyInstance, type System } from './system.ts';
 
 /**
  * The settings of the system chaos runs against: short intervals so that many faults fit in a
  * minute, a quick probe, and the clock's fault-injection hook on. The environment may change the
- * first four.
+ * first four; hot-standby mode is --standby's alone (a CLOCK_STANDBY in the caller's environment
+ * does not switch it).
  */
-export function chaosSettings(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function chaosSettings(env: NodeJS.ProcessEnv = process.env, standby = false): Record<string, string> {
   return {
     CLOCK_INTERVALS: env.CLOCK_INTERVALS ?? '0.2,0.4',
     CLOCK_TICKS: env.CLOCK_TICKS ?? '5',
     PROBE_PERIOD_MS: env.PROBE_PERIOD_MS ?? '200',
     PROBE_HANG_MS: env.PROBE_HANG_MS ?? '1000',
     CLOCK_FAULTS: '1',
+    CLOCK_STANDBY: standby ? '1' : '0',
   };
 }
+
+// PM2 runs this many clock instances in hot-standby mode (ecosystem.config.js).
+const STANDBY_INSTANCES = 2;
 
 // Past HEALTHY_AFTER_MS the clock counts its start as healthy (and writes so): a fault before that
 // would meet the crash-loop back-off, which is a different promise from the one measured here.
 const SETTLED_MS = HEALTHY_AFTER_MS + 300;
+// A standby that has waited, healthy, for HEALTHY_AFTER_MS takes over without any back-off; it waits
+// only once its workers are up, some 300 ms after PM2 launched it (more on a busy machine).
+const STANDBY_SETTLED_MS = SETTLED_MS + 700;
 
 /**
  * A whole chaos run in a sandbox of its own (a temporary PM2_HOME, state and logs): start the
@@ -45,25 +55,29 @@ const SETTLED_MS = HEALTHY_AFTER_MS + 300;
  * up whatever happens. `signal` (Ctrl-C) stops it at the next step, cleaned up, with an AbortError.
  */
 export async function runChaos(options: ChaosOptions, progress: Progress, signal: AbortSignal): Promise<ChaosOutcome> {
-  const settings = chaosSettings();
+  const { standby } = options;
+  const settings = chaosSettings(process.env, standby);
   const threads = settings.CLOCK_INTERVALS?.split(',').length ?? 1;
   const probePeriodMs = Number(settings.PROBE_PERIOD_MS);
-  const plan = planFaults(options.seed, options.faults, threads);
+  const plan = planFaults(options.seed, options.faults, threads, faultKinds(standby));
   const outcome: ChaosOutcome = {
     seed: options.seed,
+    standby,
     planned: plan.length,
     results: [],
     stoppedEarly: undefined,
     continuity: undefined,
     overlap: undefined,
+    writers: undefined,
     probePeriodMs,
     evidence: undefined,
   };
   const sandbox = await createSandbox(settings);
   let rpc: Pm2Client | undefined;
   try {
-    progress.note(`a PM2 daemon of its own in ${sandbox.home}; clock every ${settings.CLOCK_INTERVALS} s, ${settings.CLOCK_TICKS} ticks a run; probe every ${probePeriodMs} ms`);
-    await abortable(signal, startEcosystem(sandbox));
+    const mode = standby ? 'hot standby (CLOCK_STANDBY=1): two clocks, one active; ' : '';
+    progress.note(`a PM2 daemon of its own in ${sandbox.home}; ${mode}clock every ${settings.CLOCK_INTERVALS} s, ${settings.CLOCK_TICKS} ticks a run; probe every ${probePeriodMs} ms`);
+    await abortable(signal, startEcosystem(sandbox, standby));
     // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
     process.env.PM2_HOME = sandbox.home;
     const { Pm2Client } = await import('../../../apps/probe/pm2-client.ts');
@@ -77,15 +91,19 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       identity: clockIdentity(sandbox.stateDir),
       probePeriodMs,
       threads,
+      standby,
     };
-    const watch = watchClockOverlap(system.identity);
+    // Two clock processes are the norm in hot-standby mode; a third is allowed only briefly.
+    const watch = watchClockOverlap(system.identity, statePaths(sandbox.stateDir).heartbeat, standby ? STANDBY_INSTANCES : 1);
     try {
       outcome.stoppedEarly = await runFaults(system, plan, outcome.results, progress, signal);
     } finally {
-      outcome.overlap = watch.stop();
+      ({ overlap: outcome.overlap, writers: outcome.writers } = await watch.stop());
       progress.finish();
     }
     outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'));
+    const stopped = outcome.results.flatMap((result) => (result.kind === 'hang-clock' && result.target ? [result.target] : []));
+    outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), stopped);
     if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
     return outcome;
   } finally {
@@ -97,15 +115,22 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
 async function keepEvidence(sandbox: Sandbox): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'estatus-chaos-evidence-'));
   await cp(sandbox.logDir, join(dir, 'logs'), { recursive: true });
-  // The lock is a socket: nothing to copy.
-  await cp(sandbox.stateDir, join(dir, 'state'), { recursive: true, filter: (source) => !source.endsWith('.sock') });
+  // The lock is a socket, and so is each waiting clock's own (clock.sock.<pid>, a standby's all along): nothing to copy.
+  const notSocket = async (source: string) => !(await lstat(source).then((stats) => stats.isSocket(), () => true));
+  await cp(sandbox.stateDir, join(dir, 'state'), { recursive: true, filter: notSocket });
   return dir;
 }
 
-async function startEcosystem(sandbox: Sandbox): Promise<void> {
+async function startEcosystem(sandbox: Sandbox, standby: boolean): Promise<void> {
   await sandbox.pm2('start', ECOSYSTEM);
   await sandbox.onlinePid('clock');
   await sandbox.onlinePid('probe');
+  if (standby) {
+    await waitFor(`PM2 to report ${STANDBY_INSTANCES} clock instances online`, async () => {
+      const clocks = (await sandbox.list()).filter((app) => app.name === 'clock');
+      return clocks.length === STANDBY_INSTANCES && clocks.every((app) => app.status === 'online' && isAlive(app.pid));
+    });
+  }
   // pm2 resurrect (after the daemon is killed) brings back what was saved.
   await sandbox.pm2('save', '--force');
 }
@@ -141,7 +166,9 @@ async function breakAndWatch(system: System, fault: PlannedFault): Promise<Fault
   try {
     const injected = await injectFault(system, fault);
     const recovery = await awaitRecovery(system, injected);
-    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem };
+    const { before } = injected;
+    const target = { 'sigkill-standby': before.standbyPid, 'sigkill-probe': before.probePid, 'kill-daemon': before.daemonPid }[fault.kind as string] ?? before.clockPid;
+    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem, target };
   } catch (error) {
     return { ...base, recovered: false, recoveryMs: undefined, problem: `could not be done: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -155,9 +182,11 @@ async function settle(system: System): Promise<string | undefined> {
       'the system to be healthy and settled',
       async () => {
         const seen = await look(system);
-        problems = healthProblems(seen);
+        problems = healthProblems(seen, system.standby);
         const readyAt = seen.heartbeat?.readyAt;
         if (problems.length === 0 && (readyAt === null || readyAt === undefined || seen.at - readyAt < SETTLED_MS)) problems = ['the clock has not been ready long'];
+        const standby = system.standby ? standbyInstance(seen.instances, seen.clock) : undefined;
+        if (problems.length === 0 && standby && seen.at - standby.launchedAt < STANDBY_SETTLED_MS) problems = ['the standby has not been waiting long'];
         return problems.length === 0;
       },
       RECOVERY_DEADLINE_MS,
@@ -174,8 +203,9 @@ async function repair(system: System): Promise<void> {
   const daemon = system.rpc.daemonPid();
   if (daemon === undefined || !isAlive(daemon)) await system.pm2('resurrect').catch(() => {});
   const seen = await look(system);
-  for (const app of [seen.clock, seen.probe]) {
-    if (app && app.status !== 'online') await system.pm2('restart', app.name).catch(() => {});
+  // By PM2 id: in hot-standby mode `pm2 restart clock` would restart the healthy instance too.
+  for (const app of [...seen.instances, seen.probe]) {
+    if (app && app.status !== 'online') await system.pm2('restart', String(app.pmId)).catch(() => {});
   }
 }
 

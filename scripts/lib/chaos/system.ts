@@ -5,7 +5,7 @@ import { statePaths } from '../../../apps/shared/state-dir.ts';
 import type { Pm2Result } from '../pm2-cli.ts';
 import { clocksOfState } from './clock-processes.ts';
 import { sizeOf } from './pm2-logs.ts';
-import type { Pm2App, Pm2Client } from '../../../apps/probe/pm2-client.ts';
+import type { Pm2App, Pm2Client, RawPm2Process } from '../../../apps/probe/pm2-client.ts';
 
 /** The running system chaos breaks: one PM2 daemon with its clock and probe, their state and logs. */
 export interface System {
@@ -18,12 +18,25 @@ export interface System {
   identity: ClockIdentity;
   probePeriodMs: number;
   threads: number;
+  /** Hot-standby mode (CLOCK_STANDBY=1): PM2 runs two clock instances, one active, one standby. */
+  standby: boolean;
+}
+
+/** One PM2 instance of the clock, with the role it last published to PM2 (hot standby: 'active' or 'standby'). */
+export interface ClockInstance extends Pm2App {
+  role: string | undefined;
 }
 
 /** One look at the system: PM2's view, the process table and the heartbeat, at one moment. */
 export interface Look {
   at: number;
-  clock: Pm2App | undefined;
+  /**
+   * The clock that ticks: PM2's clock instance whose pid wrote the heartbeat (in hot-standby mode,
+   * the active one); failing that the first one online, else the first. With one instance, that one.
+   */
+  clock: ClockInstance | undefined;
+  /** Every PM2 instance of the clock, in PM2's order (two in hot-standby mode). */
+  instances: ClockInstance[];
   probe: Pm2App | undefined;
   /** Why PM2 could not be asked, if it could not. */
   pm2Error: string | undefined;
@@ -34,22 +47,52 @@ export interface Look {
 }
 
 export async function look(system: System): Promise<Look> {
-  let apps: Pm2App[] = [];
+  let list: RawPm2Process[] = [];
   let pm2Error: string | undefined;
   try {
-    apps = await system.rpc.apps();
+    list = await system.rpc.processList();
   } catch (error) {
     pm2Error = error instanceof Error ? error.message : String(error);
   }
+  const heartbeat = await readHeartbeat(statePaths(system.stateDir).heartbeat);
+  const instances = list.filter((app) => app.name === 'clock').map(clockInstanceOf);
+  const probe = list.find((app) => app.name === 'probe');
   return {
     at: Date.now(),
-    clock: apps.find((app) => app.name === 'clock'),
-    probe: apps.find((app) => app.name === 'probe'),
+    clock: tickingInstance(instances, heartbeat),
+    instances,
+    probe: probe && clockInstanceOf(probe),
     pm2Error,
     daemonPid: system.rpc.daemonPid(),
     clocks: clocksOfState(system.identity).map((proc) => proc.pid),
-    heartbeat: await readHeartbeat(statePaths(system.stateDir).heartbeat),
+    heartbeat,
   };
+}
+
+/** PM2's entry as Pm2Client.apps() gives it, with the `role` metric the clock publishes in hot-standby mode. */
+export function clockInstanceOf(app: RawPm2Process): ClockInstance {
+  const metrics = app.pm2_env.axm_monitor as Record<string, { value?: unknown }> | undefined;
+  const role = metrics?.role?.value;
+  return {
+    name: app.name,
+    pmId: app.pm_id,
+    pid: app.pid,
+    status: app.pm2_env.status,
+    launchedAt: app.pm2_env.pm_uptime,
+    restarts: app.pm2_env.restart_time,
+    role: typeof role === 'string' ? role : undefined,
+  };
+}
+
+/** The instance that ticks: the heartbeat's writer among PM2's online instances, as the probe decides it. */
+export function tickingInstance<T extends Pm2App>(instances: T[], heartbeat: Pick<Heartbeat, 'pid'> | undefined): T | undefined {
+  const online = instances.filter((app) => app.status === 'online' && app.pid > 0);
+  return online.find((app) => app.pid === heartbeat?.pid) ?? online[0] ?? instances[0];
+}
+
+/** In hot-standby mode, the instance that waits: the online one that is not `active`. */
+export function standbyInstance<T extends Pm2App>(instances: T[], active: T | undefined): T | undefined {
+  return instances.find((app) => app !== active && app.status === 'online' && app.pid > 0);
 }
 
 export const logPaths = (system: System) => ({
@@ -59,8 +102,12 @@ export const logPaths = (system: System) => ({
 
 /** What was there just before a fault: to tell the processes and log lines that came after it. */
 export interface Before {
+  /** The clock that ticked (in hot-standby mode the active one: the heartbeat's writer), and its PM2 id. */
   clockPid: number;
   pmId: number;
+  /** Hot-standby mode: the standby waiting to take over, and its PM2 id (0 and -1 in plain mode). */
+  standbyPid: number;
+  standbyPmId: number;
   probePid: number;
   daemonPid: number | undefined;
   outSize: number;
@@ -69,9 +116,12 @@ export interface Before {
 
 export async function before(system: System, seen: Look): Promise<Before> {
   const logs = logPaths(system);
+  const standby = system.standby ? standbyInstance(seen.instances, seen.clock) : undefined;
   return {
     clockPid: seen.clock?.pid ?? 0,
     pmId: seen.clock?.pmId ?? 0,
+    standbyPid: standby?.pid ?? 0,
+    standbyPmId: standby?.pmId ?? -1,
     probePid: seen.probe?.pid ?? 0,
     daemonPid: seen.daemonPid,
     outSize: await sizeOf(logs.out),
