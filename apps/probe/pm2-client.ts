@@ -41,6 +41,18 @@ interface RpcClient {
 
 const CALL_TIMEOUT_MS = 5_000;
 
+/** One entry of PM2's process list, as the rest of the project sees an app. */
+export function pm2AppOf(app: RawPm2Process): Pm2App {
+  return {
+    name: app.name,
+    pmId: app.pm_id,
+    pid: app.pid,
+    status: app.pm2_env.status,
+    launchedAt: app.pm2_env.pm_uptime,
+    restarts: app.pm2_env.restart_time,
+  };
+}
+
 /** PM2_HOME as pm2 resolves it: an empty value counts as unset. */
 export function pm2HomeOf(env: NodeJS.ProcessEnv): string {
   return resolve(env.PM2_HOME || join(homedir(), '.pm2'));
@@ -84,14 +96,7 @@ export class Pm2Client {
   }
 
   async apps(): Promise<Pm2App[]> {
-    return (await this.processList()).map((app) => ({
-      name: app.name,
-      pmId: app.pm_id,
-      pid: app.pid,
-      status: app.pm2_env.status,
-      launchedAt: app.pm2_env.pm_uptime,
-      restarts: app.pm2_env.restart_time,
-    }));
+    return (await this.processList()).map(pm2AppOf);
   }
 
   /** Restarts (or starts, if it is not running) app `pmId`, with its settings unchanged. */

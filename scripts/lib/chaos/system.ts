@@ -5,7 +5,7 @@ import { statePaths } from '../../../apps/shared/state-dir.ts';
 import type { Pm2Result } from '../pm2-cli.ts';
 import { clocksOfState } from './clock-processes.ts';
 import { sizeOf } from './pm2-logs.ts';
-import type { Pm2App, Pm2Client, RawPm2Process } from '../../../apps/probe/pm2-client.ts';
+import { pm2AppOf, type Pm2App, type Pm2Client, type RawPm2Process } from '../../../apps/probe/pm2-client.ts';
 
 /** The running system chaos breaks: one PM2 daemon with its clock and probe, their state and logs. */
 export interface System {
@@ -73,15 +73,7 @@ export async function look(system: System): Promise<Look> {
 export function clockInstanceOf(app: RawPm2Process): ClockInstance {
   const metrics = app.pm2_env.axm_monitor as Record<string, { value?: unknown }> | undefined;
   const role = metrics?.role?.value;
-  return {
-    name: app.name,
-    pmId: app.pm_id,
-    pid: app.pid,
-    status: app.pm2_env.status,
-    launchedAt: app.pm2_env.pm_uptime,
-    restarts: app.pm2_env.restart_time,
-    role: typeof role === 'string' ? role : undefined,
-  };
+  return { ...pm2AppOf(app), role: typeof role === 'string' ? role : undefined };
 }
 
 /** The instance that ticks: the heartbeat's writer among PM2's online instances, as the probe decides it. */
