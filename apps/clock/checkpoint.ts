@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { writeFileDurably } from '../shared/atomic-write.ts';
 import { moveAside } from '../shared/state-dir.ts';
 
@@ -75,12 +75,13 @@ export type LoadedCheckpoint =
 
 /**
  * Reads the checkpoint. A damaged one is moved aside under a timestamped name, never deleted, so
- * that it can be looked at; the clock then starts afresh instead of crash-looping on it.
+ * that it can be looked at; the clock then starts afresh instead of crash-looping on it. The read is
+ * synchronous: a few hundred bytes, on the way to ticking, where a thread-pool trip costs more.
  */
 export async function loadCheckpoint(path: string, now = new Date()): Promise<LoadedCheckpoint> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
     throw error;

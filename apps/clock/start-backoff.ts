@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { writeFileWhole } from '../shared/atomic-write.ts';
 import { moveAside } from '../shared/state-dir.ts';
 
@@ -30,25 +30,30 @@ export function backoffDelayMs(failures: number): number {
   return failures === 0 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** (failures - 1), MAX_DELAY_MS);
 }
 
-/** The record of the last start; a damaged one is moved aside and counts as none. */
+/** The record of the last start; a damaged one is moved aside and counts as none. (Read synchronously, as the checkpoint is.) */
 export async function readStartRecord(path: string): Promise<StartRecord | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  const record = parseStartRecord(text);
+  if (!record) await moveAside(path);
+  return record;
+}
+
+/** The record in `text`; undefined if it is damaged. */
+export function parseStartRecord(text: string): StartRecord | undefined {
   try {
-    const value = JSON.parse(text) as Partial<StartRecord>;
-    const { healthy, failures, at } = value;
+    const { healthy, failures, at } = JSON.parse(text) as Partial<StartRecord>;
     if (typeof healthy === 'boolean' && Number.isSafeInteger(failures) && (failures ?? -1) >= 0 && typeof at === 'number' && at > 0) {
       return { healthy, failures: failures as number, at };
     }
   } catch {
-    // Not JSON: moved aside below like any other damage.
+    // Not JSON: damaged like any other.
   }
-  await moveAside(path);
   return undefined;
 }
 

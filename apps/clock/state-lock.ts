@@ -1,3 +1,4 @@
+import { linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { link, rename, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -6,6 +7,8 @@ import { performance } from 'node:perf_hooks';
 export interface LockOwner {
   pid: number;
   startedAt: number;
+  /** Which file the holder's socket is (see fileIdentity): how a waiter knows the name it clears is the dead holder's. */
+  socket?: string;
 }
 
 export interface StateLock {
@@ -37,18 +40,20 @@ export async function acquireStateLock(
   onWait: (owner: LockOwner | undefined) => void,
 ): Promise<StateLock> {
   const connections = new Set<Socket>();
+  let greeting = '';
   const server = createServer((socket) => {
     connections.add(socket);
     socket.on('error', () => {});
     socket.on('close', () => connections.delete(socket));
     // Written, not ended: the connection stays open until this process dies, which is the waiter's signal.
-    socket.write(`${JSON.stringify(me)}\n`);
+    socket.write(greeting);
   });
   const ownPath = `${lockPath}.${process.pid}`;
   // Left by an earlier process that had our pid: nobody can be listening on it now.
   await rm(ownPath, { force: true });
   await listen(server, ownPath);
   const { ino } = await stat(ownPath);
+  greeting = `${JSON.stringify({ ...me, socket: fileIdentity(ownPath) })}\n`;
   let tookOverFrom: StateLock['tookOverFrom'];
   try {
     while (!(await tryLink(ownPath, lockPath))) {
@@ -57,14 +62,17 @@ export async function acquireStateLock(
         onWait(probe.owner);
         await probe.closed;
         tookOverFrom = { pid: probe.owner?.pid, at: performance.now() };
-        // Its owner is gone (or going): the name is stale or about to be; clear it without asking again.
+        // Its owner is gone (or going). From here to holding the lock is synchronous: a standby taking
+        // over counts every millisecond, and each trip through libuv's thread pool costs one or more.
+        if (probe.owner?.socket && removeNameOf(lockPath, probe.owner.socket) && tryLinkSync(ownPath, lockPath)) break;
+        // A holder that never said which socket it is (frozen), or someone else took the name meanwhile.
         await clearStaleLock(lockPath);
       } else if (!probe.gone) {
         await clearStaleLock(lockPath);
       }
     }
   } finally {
-    await rm(ownPath, { force: true });
+    unlinkQuietly(ownPath);
   }
   return {
     waiting: () => connections.size,
@@ -76,6 +84,53 @@ export async function acquireStateLock(
       if (current?.ino === ino) await unlink(lockPath).catch(() => {});
     },
   };
+}
+
+/**
+ * Names one file for good: the inode alone could be reused by a socket made after this one is
+ * removed, the birth time (in ns) with it cannot.
+ */
+function fileIdentity(path: string): string {
+  const { dev, ino, birthtimeNs } = statSync(path, { bigint: true });
+  return `${dev}:${ino}:${birthtimeNs}`;
+}
+
+/**
+ * Removes the lock's name if it is still the file `identity` (a holder that has died or let go):
+ * renamed to a name of our own first, so that a lock another clock has taken meanwhile is put back,
+ * not removed. True if the name is free now.
+ */
+function removeNameOf(lockPath: string, identity: string): boolean {
+  const aside = `${lockPath}.stale.${process.pid}`;
+  try {
+    renameSync(lockPath, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw error;
+  }
+  const theirs = fileIdentity(aside) === identity;
+  if (!theirs) tryLinkSync(aside, lockPath);
+  unlinkQuietly(aside);
+  return theirs;
+}
+
+/** unlink(2) alone: rmSync would lstat first, one more system call on the way to ticking. */
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone, or left for the next clock to clear: a name of our own blocks nobody.
+  }
+}
+
+function tryLinkSync(from: string, to: string): boolean {
+  try {
+    linkSync(from, to);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
 }
 
 function listen(server: Server, path: string): Promise<void> {
@@ -102,7 +157,12 @@ async function tryLink(from: string, to: string): Promise<boolean> {
 function probeOwner(path: string): Promise<OwnerProbe> {
   return new Promise((resolve) => {
     const socket = createConnection(path);
-    const closed = new Promise<void>((done) => socket.once('close', () => done()));
+    // 'end' (the holder's side is closed) comes a loop turn before 'close' (ours is): a standby
+    // starts taking over on the first of them. 'close' alone covers an error such as ECONNRESET.
+    const closed = new Promise<void>((done) => {
+      socket.once('end', () => done());
+      socket.once('close', () => done());
+    });
     let text = '';
     let answered = false;
     const answer = (owner: LockOwner | undefined): void => {
@@ -152,9 +212,10 @@ async function clearStaleLock(lockPath: string): Promise<void> {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text.split('\n')[0] ?? '') as Partial<LockOwner>;
-    return typeof value.pid === 'number' && typeof value.startedAt === 'number'
-      ? { pid: value.pid, startedAt: value.startedAt }
-      : undefined;
+    if (typeof value.pid !== 'number' || typeof value.startedAt !== 'number') return undefined;
+    const owner: LockOwner = { pid: value.pid, startedAt: value.startedAt };
+    if (typeof value.socket === 'string') owner.socket = value.socket;
+    return owner;
   } catch {
     return undefined;
   }

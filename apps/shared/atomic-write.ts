@@ -1,5 +1,6 @@
 import { threadId } from 'node:worker_threads';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { readdirSync, rmSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /*
@@ -50,11 +51,12 @@ export function writeFileWhole(path: string, data: string): Promise<void> {
 
 /**
  * Removes the temp files that a process killed mid-write left in `dir`. Only for the owner of the
- * directory (the clock holding the state lock): nobody else can be writing one.
+ * directory (the clock holding the state lock): nobody else can be writing one. Synchronous: it runs
+ * on the way to ticking, where a trip through libuv's thread pool costs more than the work.
  */
-export async function removeLeftoverTempFiles(dir: string): Promise<string[]> {
-  const leftovers = (await readdir(dir)).filter((name) => name.includes(TEMP_MARK));
-  await Promise.all(leftovers.map((name) => rm(join(dir, name), { force: true })));
+export function removeLeftoverTempFiles(dir: string): string[] {
+  const leftovers = readdirSync(dir).filter((name) => name.includes(TEMP_MARK));
+  for (const name of leftovers) rmSync(join(dir, name), { force: true });
   return leftovers.map((name) => basename(name));
 }
 

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { acquireStateLock, type LockOwner } from '../../apps/clock/state-lock.ts';
+
+// The state lock, between real processes: a holder in a child process, this test process the waiter.
+const HOLDER = join(import.meta.dirname, '..', 'fixtures', 'lock-holder.ts');
+
+const Lock = suite('acquireStateLock', { dir: '', children: [] as ChildProcess[] });
+
+Lock.before.each(async (context) => {
+  context.dir = await mkdtemp(join(tmpdir(), 'estatus-lock-'));
+  context.children = [];
+});
+
+Lock.after.each(async (context) => {
+  for (const child of context.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await rm(context.dir, { recursive: true, force: true });
+});
+
+/** Starts a holder of the lock and resolves once it holds it. */
+async function startHolder(context: { children: ChildProcess[] }, lockPath: string, style = 'current'): Promise<ChildProcess> {
+  // tsx as a loader, not its CLI: the CLI runs the script in a child of its own, and the pid that
+  // is killed must be the holder's.
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, lockPath, style], { stdio: ['ignore', 'pipe', 'inherit'] });
+  context.children.push(child);
+  let out = '';
+  child.stdout?.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.includes('locked')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the lock holder exited with ${code} before holding the lock`)));
+  });
+  return child;
+}
+
+/** Who answers on the lock now, by its own greeting. */
+async function whoAnswers(lockPath: string): Promise<LockOwner> {
+  const socket = createConnection(lockPath);
+  socket.setEncoding('utf8');
+  const [text] = (await once(socket, 'data')) as [string];
+  socket.destroy();
+  return JSON.parse(text.split('\n')[0] ?? '') as LockOwner;
+}
+
+for (const style of ['current', 'old']) {
+  const how = style === 'current' ? 'a holder that names its socket' : 'a holder whose greeting does not name its socket';
+  Lock(`the waiter takes over the instant ${how} is killed, and holds the name alone`, async (context) => {
+    const lockPath = join(context.dir, 'clock.sock');
+    const holder = await startHolder(context, lockPath, style);
+    const waited: (LockOwner | undefined)[] = [];
+    const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => waited.push(owner));
+    // Waiting, connected: the holder counts this waiter before it is killed.
+    while (waited.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.is(waited[0]?.pid, holder.pid, 'the waiter knew whom it waited for');
+    if (style === 'current') assert.match(waited[0]?.socket ?? '', /^\d+:\d+:\d+$/, 'the holder named its socket');
+    holder.kill('SIGKILL');
+    const lock = await acquiring;
+    try {
+      assert.is(lock.tookOverFrom?.pid, holder.pid);
+      assert.is((await whoAnswers(lockPath)).pid, process.pid, 'the lock answers with the new holder');
+      const names = (await readdir(context.dir)).sort();
+      assert.equal(names, ['clock.sock'], 'no stale or own names left behind');
+    } finally {
+      await lock.release();
+    }
+  });
+}
+
+Lock('a live holder keeps its lock: a second clock only waits', async (context) => {
+  const lockPath = join(context.dir, 'clock.sock');
+  const holder = await startHolder(context, lockPath);
+  let waitedFor: number | undefined;
+  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid));
+  while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.is((await whoAnswers(lockPath)).pid, holder.pid, 'the holder still answers while the other waits');
+  holder.kill('SIGKILL');
+  await (await acquiring).release();
+});
+
+Lock.run();
