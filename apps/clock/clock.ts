@@ -37,6 +37,8 @@ export class Clock {
   /** How late each thread's last tick fired (the worker measures it on the monotonic clock). */
   private readonly lateMs: number[] = [];
   private healthy: Promise<void> | undefined;
+  /** The "not healthy yet" start record, in flight: a stop's own record must land after it. */
+  private recorded: Promise<void> | undefined;
   private stopping = false;
   private outputGone = false;
 
@@ -94,9 +96,8 @@ export class Clock {
     const provenStandby = waitingSince !== undefined && performance.now() - waitingSince > HEALTHY_AFTER_MS;
     let failures = provenStandby ? undefined : failuresSoFar(await readStartRecord(paths.starts));
     const delayMs = failures === undefined ? 0 : backoffDelayMs(failures);
-    let recorded: Promise<void> | undefined;
     if (failures !== undefined && delayMs > 0) {
-      recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
+      this.recorded = writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
       warn(`the last ${failures} start(s) died before becoming healthy; waiting ${delayMs / 1000} s before starting (crash-loop back-off)`);
       await sleep(delayMs);
     }
@@ -114,7 +115,7 @@ export class Clock {
     // Holding the lock, this clock is the only writer: what a killed writer left half-done can go.
     removeLeftoverTempFiles(config.stateDir);
     failures ??= failuresSoFar(await readStartRecord(paths.starts));
-    recorded ??= writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
+    this.recorded ??= writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
     this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
     resumed.report();
     if (takeover && config.standby) {
@@ -126,7 +127,7 @@ export class Clock {
     if (config.faults) this.registerFaultAction();
     signalReady();
     // The "not healthy yet" record lands a moment after ready, rather than holding ready back.
-    this.healthy = Promise.all([recorded, sleep(HEALTHY_AFTER_MS)]).then(() =>
+    this.healthy = Promise.all([this.recorded, sleep(HEALTHY_AFTER_MS)]).then(() =>
       this.stopping ? undefined : writeStartRecord(paths.starts, { healthy: true, failures: 0, at: Date.now() }),
     );
   }
@@ -195,14 +196,18 @@ export class Clock {
     this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
   }
 
-  /** Saves what was printed and lets the next clock in. `cleanly`: a stop on request, not a crash. */
-  async stop(cleanly: boolean): Promise<void> {
+  /**
+   * Saves what was printed and lets the next clock in. `noFault`: a stop on request, or for a cause
+   * outside the clock (its PM2 daemon died), not a crash of its own.
+   */
+  async stop(noFault: boolean): Promise<void> {
     this.stopping = true;
     clearInterval(this.beating);
     await this.checkpoint.flush();
-    // A stop on request is no crash: the next start is not held back.
-    if (cleanly && this.progress) {
-      await this.healthy;
+    // Not a crash: the next start is not held back (start-backoff.ts). Once stopping, the pending
+    // "healthy" record is not written; the "not healthy yet" one may still be landing.
+    if (noFault && this.progress) {
+      await this.recorded;
       await writeStartRecord(this.paths.starts, { healthy: true, failures: 0, at: Date.now() });
     }
     await this.lock?.release();

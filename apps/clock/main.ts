@@ -27,7 +27,8 @@ async function stop(code: ExitCode): Promise<void> {
     process.exit(EXIT.internal);
   }, STOP_DEADLINE_MS).unref();
   await supervisor?.stop();
-  await clock?.stop(code === EXIT.ok);
+  // Output lost is the daemon's death, not this clock's fault: the next clock is not held back for it.
+  await clock?.stop(code === EXIT.ok || code === EXIT.outputLost);
   process.exit(code);
 }
 
@@ -38,12 +39,14 @@ function exitOnConfigError(error: unknown): never {
 }
 
 // EPIPE and the like: stdout and stderr are pipes to the PM2 daemon, and it can die.
-for (const stream of [process.stdout, process.stderr]) {
-  stream.on('error', () => {
-    clock?.outputLost();
-    void stop(EXIT.outputLost);
-  });
+function outputLost(): void {
+  clock?.outputLost();
+  void stop(EXIT.outputLost);
 }
+for (const stream of [process.stdout, process.stderr]) stream.on('error', outputLost);
+// The daemon's IPC channel closes the instant it dies: no need to wait for the next write to fail.
+// A standby leaves at once rather than take over a state whose ticks nobody would read.
+process.once('disconnect', outputLost);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

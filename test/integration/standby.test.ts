@@ -1,4 +1,5 @@
 import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isClockOfOurState } from '../../apps/probe/identity.ts';
@@ -442,6 +443,37 @@ KillBoth('they come back by restart: one active, one standby, no tick lost', asy
 });
 
 KillBoth.run();
+
+// ---
+
+const KillDaemon = suite<Context>('standby: the PM2 daemon SIGKILLed, then pm2 resurrect', {} as Context);
+
+KillDaemon.before(startSandbox);
+KillDaemon.after(stopSandbox);
+
+KillDaemon('both clocks leave with their daemon; the resurrected pair starts at once, with no tick lost', async ({ sandbox }) => {
+  const { active, standby } = await settled(sandbox);
+  await sandbox.pm2('save', '--force');
+  await midRun(sandbox);
+  const errBefore = (await sandbox.errLog()).length;
+  process.kill(Number(readFileSync(join(sandbox.home, 'pm2.pid'), 'utf8')), 'SIGKILL');
+  // Their IPC channel to the daemon closes: neither ticks into a dead pipe, nor takes over to do so.
+  await waitFor('both clocks to leave with their daemon', () => !isAlive(active) && !isAlive(standby), 5_000);
+  const count = tickCount(await sandbox.outLog());
+  await sandbox.pm2('resurrect');
+  const next = await pair(sandbox, [active, standby], 15_000);
+  const log = await moreTicks(sandbox, count, 8);
+  // The clocks took back the ticks of their last second, which may not have reached the dead
+  // daemon's log: the resumed clock prints them again, as its resume line announces.
+  const continuity = checkContinuity(log, { rewinds: true });
+  assert.is(continuity.breaks, 0, 'a tick number was lost');
+  // A daemon's death is not the clock's crash: the resurrected clock is not held back for it.
+  const err = (await sandbox.errLog()).slice(errBefore);
+  assert.not.match(err, /crash-loop back-off/, 'the resurrected clock waited out a crash-loop back-off');
+  assert.is(await metricOf(sandbox, next.standby, 'role', (v) => v === 'standby'), 'standby');
+});
+
+KillDaemon.run();
 
 // ---
 
