@@ -6,7 +6,7 @@ import { readHeartbeat } from '../apps/shared/heartbeat.ts';
 import { statePaths } from '../apps/shared/state-dir.ts';
 import { SCRIPT_EXIT } from './lib/cli.ts';
 import { measureHangRecoveries, PROBE_KILL_LIMIT_MS, waitUntilClockSettled, type HangRecoveries } from './lib/hang-recovery.ts';
-import { cleanUpOnInterrupt } from './lib/interrupt.ts';
+import { cleanUpOnInterrupt, watchInterrupts } from './lib/interrupt.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from './lib/pm2-sandbox.ts';
 import { measureProbeCost, type ProbeCpu } from './lib/probe-cost.ts';
 import { pm2DaemonPid, residentMb } from './lib/proc-usage.ts';
@@ -47,7 +47,7 @@ Prints figures; asserts nothing. Progress goes to stderr.
   --takeovers N       SIGKILLs of the active clock in standby mode (default 20)
   --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
   --json              machine-readable output
-Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; cleaned up).`;
+Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;
 
 // Kill only a clock that has been ready for over a second: the figure is the healthy-restart path,
 // not the crash-loop back-off.
@@ -112,6 +112,7 @@ async function main(): Promise<number> {
     return SCRIPT_EXIT.ok;
   }
   const progress = (line: string) => process.stderr.write(`bench: ${line}\n`);
+  watchInterrupts('bench', 'exit');
   const settings = {
     CLOCK_INTERVALS: '2,4',
     CLOCK_TICKS: String(TICKS_PER_RUN),

@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import { ConfigError, readClockConfig, readProbeConfig } from '../apps/shared/config.ts';
 import { SCRIPT_EXIT } from './lib/cli.ts';
 import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './lib/chaos/options.ts';
@@ -7,6 +6,7 @@ import { createProgress } from './lib/chaos/progress.ts';
 import { RECOVERY_DEADLINE_MS } from './lib/chaos/health.ts';
 import { renderReport, verdict } from './lib/chaos/report.ts';
 import { chaosSettings, runChaos } from './lib/chaos/run.ts';
+import { watchInterrupts } from './lib/interrupt.ts';
 
 const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby]
 
@@ -50,9 +50,6 @@ Exit codes: 0 every fault recovered and no tick was lost; 1 something did not re
 lost, two clocks overlapped too long or ticked at once, or the run itself failed (the lines before
 say which); 100 wrong usage; 130 interrupted by Ctrl-C (143 by SIGTERM), after cleaning up.`;
 
-// The shell's convention for a process ended by a signal: 128 + its number (130 for Ctrl-C).
-const exitCodeFor = (signal: NodeJS.Signals): number => 128 + (constants.signals[signal] ?? 0);
-
 async function main(): Promise<number> {
   const parsed = parseChaosArgs(process.argv.slice(2));
   if (parsed.kind === 'help') {
@@ -74,25 +71,17 @@ async function main(): Promise<number> {
     return SCRIPT_EXIT.usage;
   }
   const progress = createProgress();
-  const interrupt = new AbortController();
-  let stoppedBy: NodeJS.Signals = 'SIGINT';
-  // Every Ctrl-C lands here, so that a second one cannot cut the cleanup short.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (interrupt.signal.aborted) return;
-      stoppedBy = signal;
-      process.stderr.write(`\nchaos: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}; cleaning up\n`);
-      interrupt.abort();
-    });
-  }
+  // The run stops at its next step and cleans up its sandbox on the way out.
+  const interruption = watchInterrupts('chaos', 'unwind');
   const mode = options.standby ? ' --standby' : '';
   progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed}${mode} repeats this run`);
   try {
-    const outcome = await runChaos(options, progress, interrupt.signal);
+    const outcome = await runChaos(options, progress, interruption.signal);
     process.stdout.write(renderReport(outcome));
     return verdict(outcome).ok ? SCRIPT_EXIT.ok : SCRIPT_EXIT.failed;
   } catch (error) {
-    if (interrupt.signal.aborted) return exitCodeFor(stoppedBy);
+    const interrupted = interruption.exitCode();
+    if (interrupted !== undefined) return interrupted;
     throw error;
   }
 }
