@@ -22,6 +22,7 @@ import type { Supervisor } from './supervisor.ts';
  */
 // Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
 const OUTPUT_LOSS_WINDOW_MS = 1_000;
+const NO_BELL = 'the death bell is not built (npm install builds it, with a C compiler, on Linux); a standby will learn of this clock\'s death when its socket closes, a few ms later';
 
 export class Clock {
   private readonly names: string[];
@@ -66,6 +67,8 @@ export class Clock {
     // A standby is fully started (workers up) before it waits, so that taking over is only resuming.
     if (config.standby) await this.supervisor.ready();
     let waitingSince: number | undefined;
+    // In standby mode every clock holds a death bell (death-bell.ts): whichever is active when it
+    // dies, the standby hears of it before the kernel closes its socket.
     this.lock = await acquireStateLock(paths.lock, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
       const who = owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)';
       if (config.standby) {
@@ -78,7 +81,7 @@ export class Clock {
         warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
       }
       waitingSince ??= performance.now();
-    });
+    }, config.standby);
     if (this.stopping) return;
     const takeover = this.lock.tookOverFrom;
     if (takeover && !config.standby) log(`took over the state in ${config.stateDir}`);
@@ -122,6 +125,8 @@ export class Clock {
       this.takeoverMs = tickingAt - takeover.at;
       log(`took over from clock pid ${takeover.pid ?? '?'} in ${this.takeoverMs.toFixed(1)} ms (its death to ticking here)`);
     }
+    if (config.standby && !this.lock.hasBell) warn(NO_BELL);
+    this.lock.removeDeadBells();
     this.heartbeat.set(this.pulse());
     await this.heartbeat.flush();
     if (config.faults) this.registerFaultAction();

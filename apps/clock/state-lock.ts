@@ -1,7 +1,10 @@
-import { linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { linkSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { link, rename, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { readProcStat } from '../shared/proc-stat.ts';
+import { holdBell, waitForBell, type HeldBell } from './death-bell.ts';
 
 /** Who holds the lock, as the holder tells anyone who connects. */
 export interface LockOwner {
@@ -9,6 +12,8 @@ export interface LockOwner {
   startedAt: number;
   /** Which file the holder's socket is (see fileIdentity): how a waiter knows the name it clears is the dead holder's. */
   socket?: string;
+  /** The holder's death bell, a file name in the state directory (see death-bell.ts), if it holds one. */
+  bell?: string;
 }
 
 export interface StateLock {
@@ -16,8 +21,18 @@ export interface StateLock {
   release(): Promise<void>;
   /** How many connections the lock holds open now: clocks waiting for the state (and passing probes). */
   waiting(): number;
-  /** If this clock waited: the pid it waited for, and when (performance.now()) that owner's connection closed. */
-  tookOverFrom: { pid: number | undefined; at: number } | undefined;
+  /**
+   * If this clock waited: the pid it waited for, when (performance.now()) it learned that owner was
+   * gone, and how: its death bell, or its connection closing.
+   */
+  tookOverFrom: { pid: number | undefined; at: number; via: 'bell' | 'socket' } | undefined;
+  /** Whether this clock holds a death bell, named to every clock that comes to wait (see death-bell.ts). */
+  hasBell: boolean;
+  /**
+   * Removes the bells that dead clocks left (a bell's file outlives a SIGKILL). Not on the way to
+   * ticking: the clock calls it once it ticks.
+   */
+  removeDeadBells(): void;
 }
 
 type OwnerProbe =
@@ -38,6 +53,7 @@ export async function acquireStateLock(
   lockPath: string,
   me: LockOwner,
   onWait: (owner: LockOwner | undefined) => void,
+  withBell = false,
 ): Promise<StateLock> {
   const connections = new Set<Socket>();
   let greeting = '';
@@ -53,15 +69,22 @@ export async function acquireStateLock(
   await rm(ownPath, { force: true });
   await listen(server, ownPath);
   const { ino } = await stat(ownPath);
-  greeting = `${JSON.stringify({ ...me, socket: fileIdentity(ownPath) })}\n`;
+  const identity = fileIdentity(ownPath);
+  // Held from the start, waiting or not: taking over is then only taking the name.
+  const bell = withBell ? holdOwnBell(lockPath) : undefined;
+  greeting = `${JSON.stringify({ ...me, socket: identity, ...(bell && { bell: basename(bell.path) }) })}\n`;
   let tookOverFrom: StateLock['tookOverFrom'];
   try {
     while (!(await tryLink(ownPath, lockPath))) {
       const probe = await probeOwner(lockPath);
       if (probe.alive) {
         onWait(probe.owner);
-        await probe.closed;
-        tookOverFrom = { pid: probe.owner?.pid, at: performance.now() };
+        const rang = bellOf(lockPath, probe.owner);
+        const closed = probe.closed.then(() => 'socket' as const);
+        const via = await (rang ? Promise.race([closed, rang.then(() => 'bell' as const)]) : closed);
+        tookOverFrom = { pid: probe.owner?.pid, at: performance.now(), via };
+        // Heard from the bell, the dead owner's socket may not be closed yet: not waited for.
+        probe.hangUp();
         // Its owner is gone (or going). From here to holding the lock is synchronous: a standby taking
         // over counts every millisecond, and each trip through libuv's thread pool costs one or more.
         if (probe.owner?.socket && removeNameOf(lockPath, probe.owner.socket) && tryLinkSync(ownPath, lockPath)) break;
@@ -71,19 +94,61 @@ export async function acquireStateLock(
         await clearStaleLock(lockPath);
       }
     }
+  } catch (error) {
+    bell?.release();
+    if (bell) unlinkQuietly(bell.path);
+    throw error;
   } finally {
     unlinkQuietly(ownPath);
   }
   return {
     waiting: () => connections.size,
     tookOverFrom,
+    hasBell: bell !== undefined,
+    removeDeadBells() {
+      const dir = dirname(lockPath);
+      for (const name of readdirSync(dir)) {
+        const pid = BELL_NAME.exec(name)?.[1];
+        if (pid !== undefined && !isAlive(Number(pid))) unlinkQuietly(join(dir, name));
+      }
+    },
     async release() {
+      // First, so that a waiter starts taking over while this clock closes the rest.
+      bell?.release();
+      if (bell) unlinkQuietly(bell.path);
       for (const socket of connections) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       const current = await stat(lockPath).catch(() => undefined);
       if (current?.ino === ino) await unlink(lockPath).catch(() => {});
     },
   };
+}
+
+const BELL_NAME = /^clock\.bell\.(\d+)$/;
+
+/** This clock's own bell, in the lock's directory; undefined without the addon. */
+function holdOwnBell(lockPath: string): HeldBell | undefined {
+  const path = join(dirname(lockPath), `clock.bell.${process.pid}`);
+  // Left by an earlier process that had our pid: it is dead, and so is its bell.
+  unlinkQuietly(path);
+  try {
+    return holdBell(path);
+  } catch {
+    return undefined; // Could not be made (a full disk, say): the lock socket alone tells of a death.
+  }
+}
+
+/** Whether process `pid` lives (a dead clock's bell may go; a reused pid only keeps a stale file). */
+function isAlive(pid: number): boolean {
+  const state = readProcStat(pid)?.state;
+  // A zombie is dead: killed clocks can stay one for a moment before they are reaped.
+  return state !== undefined && state !== 'Z';
+}
+
+/** Waits on the bell the owner named, if it named one: only a file of that name, in the lock's directory. */
+function bellOf(lockPath: string, owner: LockOwner | undefined): Promise<boolean> | undefined {
+  if (!owner?.bell || !BELL_NAME.test(owner.bell)) return undefined;
+  return waitForBell(join(dirname(lockPath), owner.bell));
 }
 
 /**
@@ -215,6 +280,7 @@ function parseOwner(text: string): LockOwner | undefined {
     if (typeof value.pid !== 'number' || typeof value.startedAt !== 'number') return undefined;
     const owner: LockOwner = { pid: value.pid, startedAt: value.startedAt };
     if (typeof value.socket === 'string') owner.socket = value.socket;
+    if (typeof value.bell === 'string') owner.bell = value.bell;
     return owner;
   } catch {
     return undefined;

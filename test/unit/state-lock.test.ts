@@ -50,36 +50,64 @@ async function whoAnswers(lockPath: string): Promise<LockOwner> {
   return JSON.parse(text.split('\n')[0] ?? '') as LockOwner;
 }
 
-for (const style of ['current', 'old']) {
-  const how = style === 'current' ? 'a holder that names its socket' : 'a holder whose greeting does not name its socket';
+const HOW = {
+  bell: ['a holder with a death bell', 'bell'],
+  current: ['a holder that names its socket', 'socket'],
+  old: ['a holder whose greeting does not name its socket', 'socket'],
+} as const;
+
+for (const [style, [how, via]] of Object.entries(HOW)) {
   Lock(`the waiter takes over the instant ${how} is killed, and holds the name alone`, async (context) => {
     const lockPath = join(context.dir, 'clock.sock');
     const holder = await startHolder(context, lockPath, style);
     const waited: (LockOwner | undefined)[] = [];
-    const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => waited.push(owner));
+    const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => waited.push(owner), style === 'bell');
     // Waiting, connected: the holder counts this waiter before it is killed.
     while (waited.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.is(waited[0]?.pid, holder.pid, 'the waiter knew whom it waited for');
-    if (style === 'current') assert.match(waited[0]?.socket ?? '', /^\d+:\d+:\d+$/, 'the holder named its socket');
+    if (style !== 'old') assert.match(waited[0]?.socket ?? '', /^\d+:\d+:\d+$/, 'the holder named its socket');
+    if (style === 'bell') assert.is(waited[0]?.bell, `clock.bell.${holder.pid}`, 'the holder named its bell');
     holder.kill('SIGKILL');
     const lock = await acquiring;
     try {
       assert.is(lock.tookOverFrom?.pid, holder.pid);
+      assert.is(lock.tookOverFrom?.via, via, 'how the waiter learned of the death');
       assert.is((await whoAnswers(lockPath)).pid, process.pid, 'the lock answers with the new holder');
+      lock.removeDeadBells();
       const names = (await readdir(context.dir)).sort();
-      assert.equal(names, ['clock.sock'], 'no stale or own names left behind');
+      const own = style === 'bell' ? [`clock.bell.${process.pid}`] : [];
+      assert.equal(names, [...own, 'clock.sock'].sort(), 'no stale names or dead bells left behind');
     } finally {
       await lock.release();
     }
+    assert.equal(await readdir(context.dir), [], 'released: nothing of this clock left');
   });
 }
 
+Lock('a holder that lets go rings its bell: the waiter takes over at once', async (context) => {
+  const lockPath = join(context.dir, 'clock.sock');
+  const holder = await startHolder(context, lockPath, 'bell');
+  let waitedFor: number | undefined;
+  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
+  while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  holder.kill('SIGUSR2');
+  const lock = await acquiring;
+  try {
+    assert.is(lock.tookOverFrom?.via, 'bell');
+    assert.is((await whoAnswers(lockPath)).pid, process.pid);
+  } finally {
+    await lock.release();
+  }
+});
+
 Lock('a live holder keeps its lock: a second clock only waits', async (context) => {
   const lockPath = join(context.dir, 'clock.sock');
-  const holder = await startHolder(context, lockPath);
+  const holder = await startHolder(context, lockPath, 'bell');
   let waitedFor: number | undefined;
-  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid));
+  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
   while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  // Long enough for a bell that rang by mistake, or a takeover of a live holder, to show.
+  await new Promise((resolve) => setTimeout(resolve, 300));
   assert.is((await whoAnswers(lockPath)).pid, holder.pid, 'the holder still answers while the other waits');
   holder.kill('SIGKILL');
   await (await acquiring).release();
