@@ -74,14 +74,17 @@ export async function acquireStateLock(
   const bell = withBell ? holdOwnBell(lockPath) : undefined;
   greeting = `${JSON.stringify({ ...me, socket: identity, ...(bell && { bell: basename(bell.path) }) })}\n`;
   let tookOverFrom: StateLock['tookOverFrom'];
+  let deadBell: string | undefined;
   try {
     while (!(await tryLink(ownPath, lockPath))) {
       const probe = await probeOwner(lockPath);
       if (probe.alive) {
         onWait(probe.owner);
-        const rang = bellOf(lockPath, probe.owner);
+        const bell = bellOf(lockPath, probe.owner);
         const closed = probe.closed.then(() => 'socket' as const);
-        const via = await (rang ? Promise.race([closed, rang.then(() => 'bell' as const)]) : closed);
+        // A bell that rang for a death is the dead owner's for sure: its file goes once this clock ticks.
+        const rang = bell?.rang.then((died) => ((deadBell = died ? bell.path : undefined), 'bell' as const));
+        const via = await (rang ? Promise.race([closed, rang]) : closed);
         tookOverFrom = { pid: probe.owner?.pid, at: performance.now(), via };
         // Heard from the bell, the dead owner's socket may not be closed yet: not waited for.
         probe.hangUp();
@@ -106,6 +109,8 @@ export async function acquireStateLock(
     tookOverFrom,
     hasBell: bell !== undefined,
     removeDeadBells() {
+      // Its process may still be on its way out (freeing its memory), not yet a zombie.
+      if (deadBell) unlinkQuietly(deadBell);
       const dir = dirname(lockPath);
       for (const name of readdirSync(dir)) {
         const pid = BELL_NAME.exec(name)?.[1];
@@ -146,9 +151,11 @@ function isAlive(pid: number): boolean {
 }
 
 /** Waits on the bell the owner named, if it named one: only a file of that name, in the lock's directory. */
-function bellOf(lockPath: string, owner: LockOwner | undefined): Promise<boolean> | undefined {
+function bellOf(lockPath: string, owner: LockOwner | undefined): { path: string; rang: Promise<boolean> } | undefined {
   if (!owner?.bell || !BELL_NAME.test(owner.bell)) return undefined;
-  return waitForBell(join(dirname(lockPath), owner.bell));
+  const path = join(dirname(lockPath), owner.bell);
+  const rang = waitForBell(path);
+  return rang && { path, rang };
 }
 
 /**
