@@ -47,7 +47,8 @@ const IDENTITY_TIMEOUT_MS = 200;
  * owner listens on, published under one name with link(2), which fails while the name exists, so two
  * clocks cannot both take it. The kernel closes the socket the moment its owner dies, however it
  * dies: a name nobody answers on is stale and is cleared; a waiting clock stays connected to the
- * owner and learns of its death from the connection closing, without polling.
+ * owner and learns of its death from the connection closing, without polling. `withBell` (standby
+ * mode): each clock also holds a death bell, and a waiting clock hears the owner's ring first.
  */
 export async function acquireStateLock(
   lockPath: string,
@@ -80,10 +81,10 @@ export async function acquireStateLock(
       const probe = await probeOwner(lockPath);
       if (probe.alive) {
         onWait(probe.owner);
-        const bell = bellOf(lockPath, probe.owner);
+        const theirs = bellOf(lockPath, probe.owner);
         const closed = probe.closed.then(() => 'socket' as const);
         // A bell that rang for a death is the dead owner's for sure: its file goes once this clock ticks.
-        const rang = bell?.rang.then((died) => ((deadBell = died ? bell.path : undefined), 'bell' as const));
+        const rang = theirs?.rang.then((died) => ((deadBell = died ? theirs.path : undefined), 'bell' as const));
         const via = await (rang ? Promise.race([closed, rang]) : closed);
         tookOverFrom = { pid: probe.owner?.pid, at: performance.now(), via };
         // Heard from the bell, the dead owner's socket may not be closed yet: not waited for.

@@ -24,17 +24,21 @@ export interface ProbeCpu {
 /**
  * The probe's CPU share over a window of `seconds` as the machine is, then over another with
  * `extra` idle processes added, whose /proc entries the probe's full scans have to go through.
+ * `beforeCrowding` runs between the two: starting thousands of processes loads both cores for a
+ * few seconds, and whatever else is being measured may want to be done first.
  */
 export async function measureProbeCost(
   sandbox: Sandbox,
   seconds: number,
   extra: number,
   progress: (line: string) => void,
+  beforeCrowding: () => Promise<void> = async () => {},
 ): Promise<{ quiet: ProbeCpu; crowded: ProbeCpu }> {
   // The probe's start-up (loading, first look, first scan) is not what it costs to keep watching.
   await waitFor('the probe to publish its first scan', async () => (await lastScanMs(sandbox)) !== undefined, 15_000);
   progress(`probe cost: ${seconds} s as the machine is`);
   const quiet = await probeCpu(sandbox, seconds, 0);
+  await beforeCrowding();
   const idle = new IdleProcesses();
   const killIdle = cleanUpOnInterrupt(() => idle.killAll());
   try {
