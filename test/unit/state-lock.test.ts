@@ -84,12 +84,18 @@ for (const [style, [how, via]] of Object.entries(HOW)) {
   });
 }
 
-Lock('a holder that lets go rings its bell: the waiter takes over at once', async (context) => {
-  const lockPath = join(context.dir, 'clock.sock');
+/** A holder with a bell in a child process, and this process waiting on the lock behind it. */
+async function waitBehindBellHolder(context: { dir: string; children: ChildProcess[] }, lockPath: string) {
   const holder = await startHolder(context, lockPath, 'bell');
   let waitedFor: number | undefined;
   const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
   while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { holder, acquiring };
+}
+
+Lock('a holder that lets go rings its bell: the waiter takes over at once', async (context) => {
+  const lockPath = join(context.dir, 'clock.sock');
+  const { holder, acquiring } = await waitBehindBellHolder(context, lockPath);
   holder.kill('SIGUSR2');
   const lock = await acquiring;
   try {
@@ -102,10 +108,7 @@ Lock('a holder that lets go rings its bell: the waiter takes over at once', asyn
 
 Lock('a live holder keeps its lock: a second clock only waits', async (context) => {
   const lockPath = join(context.dir, 'clock.sock');
-  const holder = await startHolder(context, lockPath, 'bell');
-  let waitedFor: number | undefined;
-  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
-  while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
+  const { holder, acquiring } = await waitBehindBellHolder(context, lockPath);
   // Long enough for a bell that rang by mistake, or a takeover of a live holder, to show.
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.is((await whoAnswers(lockPath)).pid, holder.pid, 'the holder still answers while the other waits');
