@@ -3,7 +3,7 @@ import { link, rename, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { readProcStat } from '../shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 import { holdBell, waitForBell, type HeldBell } from './death-bell.ts';
 
 /** Who holds the lock, as the holder tells anyone who connects. */
@@ -146,9 +146,7 @@ function holdOwnBell(lockPath: string): HeldBell | undefined {
 
 /** Whether process `pid` lives (a dead clock's bell may go; a reused pid only keeps a stale file). */
 function isAlive(pid: number): boolean {
-  const state = readProcStat(pid)?.state;
-  // A zombie is dead: killed clocks can stay one for a moment before they are reaped.
-  return state !== undefined && state !== 'Z';
+  return isLiving(readProcStat(pid));
 }
 
 /** Waits on the bell the owner named, if it named one: only a file of that name, in the lock's directory. */

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { isLiving } from '../shared/proc-stat.ts';
 import type { ProcessInfo } from './proc-table.ts';
 
 /**
@@ -69,7 +70,7 @@ export function stateDirOf(env: Map<string, string>, entry: string): string {
 
 /** Whether `proc` is a live clock of this project working on this state directory. */
 export function isClockOfOurState(proc: ProcessInfo, env: Map<string, string> | undefined, id: ClockIdentity): boolean {
-  if (!env || proc.uid !== id.uid || proc.state === 'Z') return false;
+  if (!env || proc.uid !== id.uid || !isLiving(proc)) return false;
   const script = scriptOf(proc.argv, env);
   if (!script || !proc.cwd) return false;
   return realpathOrUndefined(resolve(proc.cwd, script)) === id.entry && samePath(stateDirOf(env, id.entry), id.stateDir);

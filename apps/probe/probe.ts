@@ -9,7 +9,7 @@ import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { findProcesses, readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
 import { isStillAlive, signalVerified, terminate } from './terminate.ts';
-import { readProcStat } from '../shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 
 export type HealKind = 'hung' | 'ghost' | 'errored' | 'duplicate';
 
@@ -140,7 +140,7 @@ export class Probe {
    */
   private lookAtPm2Clock(app: Pm2App): [Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined, boolean] {
     const stat = readProcStat(app.pid);
-    if (!stat || stat.state === 'Z') return [stat, false];
+    if (!stat || !isLiving(stat)) return [stat, false];
     const key = `${app.pmId}:${stat.pid}:${stat.startTicks}`;
     if (this.verifiedAs.get(app.pmId) === key) return [stat, true];
     const proc = readProcess(app.pid);

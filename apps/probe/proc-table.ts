@@ -13,6 +13,8 @@ export interface ProcessInfo {
   state: string;
   /** Start time in clock ticks after boot: with the pid, it names one process. */
   startTicks: number;
+  /** Being taken down by the kernel (see ProcStat.dying); absent: no. */
+  dying?: boolean;
   /** Real user id. */
   uid: number;
   /** The command line, one entry per argument (a PM2-set process title is one entry with spaces). */
@@ -59,7 +61,7 @@ export function readProcess(pid: number, procRoot = PROC_ROOT): ProcessInfo | un
     const uid = parseUid(readFileSync(join(dir, 'status'), 'utf8'));
     if (!stat || uid === undefined) return undefined;
     const argv = parseCmdline(readFileSync(join(dir, 'cmdline'), 'utf8'));
-    return { pid: stat.pid, ppid: stat.ppid, state: stat.state, startTicks: stat.startTicks, uid, argv, cwd: readCwd(dir) };
+    return { pid: stat.pid, ppid: stat.ppid, state: stat.state, startTicks: stat.startTicks, dying: stat.dying, uid, argv, cwd: readCwd(dir) };
   } catch {
     return undefined;
   }

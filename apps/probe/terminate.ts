@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readProcStat } from '../shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 
 const POLL_MS = 50;
 
-/** Whether `pid` is still the very process first seen (same start time) and not yet dead (a zombie). */
+/** Whether `pid` is still the very process first seen (same start time) and not dead or dying. */
 export function isStillAlive(pid: number, startTicks: number): boolean {
   const stat = readProcStat(pid);
-  return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z';
+  return isLiving(stat) && stat?.startTicks === startTicks;
 }
 
 /**

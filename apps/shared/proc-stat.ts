@@ -8,6 +8,19 @@ export interface ProcStat {
   ppid: number;
   /** Start time in clock ticks after boot: with the pid, it names one process for the machine's uptime. */
   startTicks: number;
+  /**
+   * The kernel is taking it down (PF_EXITING in the flags, field 9): it runs no more code of its own,
+   * though it stays in /proc, not yet a zombie, while its memory is freed (5-7 ms for a clock here).
+   */
+  dying: boolean;
+}
+
+// include/linux/sched.h
+const PF_EXITING = 0x4;
+
+/** Whether a process read from /proc lives: neither a zombie nor being taken down. */
+export function isLiving(stat: { state: string; dying?: boolean } | undefined): boolean {
+  return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.dying !== true;
 }
 
 /**
@@ -22,9 +35,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const fields = text.slice(close + 2).split(' ');
   const state = fields[0];
   const ppid = wholeNumber(fields[1]);
+  const flags = wholeNumber(fields[6]);
   const startTicks = wholeNumber(fields[19]);
-  if (pid === undefined || !state || ppid === undefined || startTicks === undefined) return undefined;
-  return { pid, state, ppid, startTicks };
+  if (pid === undefined || !state || ppid === undefined || flags === undefined || startTicks === undefined) return undefined;
+  return { pid, state, ppid, startTicks, dying: (flags & PF_EXITING) !== 0 };
 }
 
 function wholeNumber(text: string | undefined): number | undefined {

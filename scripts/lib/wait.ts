@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readProcStat } from '../../apps/shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 
 const POLL_MS = 50;
 
@@ -32,5 +32,5 @@ export async function waitFor<T>(
 /** Whether a process is alive: not gone and not a zombie (dead, waiting to be reaped). */
 export function isAlive(pid: number): boolean {
   const stat = readProcStat(pid);
-  return stat !== undefined && stat.state !== 'Z';
+  return isLiving(stat);
 }

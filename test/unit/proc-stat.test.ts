@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseProcStat, readProcStat } from '../../apps/shared/proc-stat.ts';
+import { isLiving, parseProcStat, readProcStat } from '../../apps/shared/proc-stat.ts';
 
 /** The fields after the command name of a real /proc/<pid>/stat line (state, ppid, … starttime = 57126 …). */
 const REST =
@@ -16,22 +16,32 @@ function statLine(pid: string, comm: string): string {
 const Parse = suite('parseProcStat');
 
 Parse('a plain line: pid, state, ppid and start time (field 22)', () => {
-  assert.equal(parseProcStat(statLine('1234', 'node')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126 });
+  assert.equal(parseProcStat(statLine('1234', 'node')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126, dying: false });
 });
 
 Parse('a command name with spaces and parentheses is skipped whole', () => {
-  assert.equal(parseProcStat(statLine('1234', 'my (odd) name')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126 });
-  assert.equal(parseProcStat(statLine('1234', ') S 1 2 3')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126 });
-  assert.equal(parseProcStat(statLine('1234', '((')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126 });
+  assert.equal(parseProcStat(statLine('1234', 'my (odd) name')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126, dying: false });
+  assert.equal(parseProcStat(statLine('1234', ') S 1 2 3')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126, dying: false });
+  assert.equal(parseProcStat(statLine('1234', '((')), { pid: 1234, state: 'S', ppid: 5989, startTicks: 57126, dying: false });
 });
 
 Parse('an empty command name', () => {
-  assert.equal(parseProcStat(statLine('77', '')), { pid: 77, state: 'S', ppid: 5989, startTicks: 57126 });
+  assert.equal(parseProcStat(statLine('77', '')), { pid: 77, state: 'S', ppid: 5989, startTicks: 57126, dying: false });
 });
 
 Parse('other states: a zombie and a stopped process', () => {
   assert.is(parseProcStat(`9 (sh) Z${REST.slice(1)}`)?.state, 'Z');
   assert.is(parseProcStat(`9 (sh) T${REST.slice(1)}`)?.state, 'T');
+});
+
+Parse('a process the kernel is taking down (PF_EXITING, 0x4, in the flags) is dying, not living', () => {
+  // 4194304 is PF_RANDOMIZE alone; | 0x4 as a SIGKILLed process shows it for a few ms before it is a zombie.
+  const exiting = parseProcStat(`9 (node) R${REST.slice(1).replace(' 4194304 ', ' 4194308 ')}`);
+  assert.is(exiting?.dying, true);
+  assert.is(isLiving(exiting), false);
+  assert.is(isLiving(parseProcStat(statLine('9', 'node'))), true);
+  assert.is(isLiving(parseProcStat(`9 (sh) Z${REST.slice(1)}`)), false, 'a zombie');
+  assert.is(isLiving(undefined), false, 'gone');
 });
 
 Parse('the start time is what tells two processes with one pid apart', () => {
