@@ -119,13 +119,15 @@ export async function acquireStateLock(
       }
     },
     async release() {
-      // First, so that a waiter starts taking over while this clock closes the rest.
+      // The name first, while it is surely this clock's: nobody takes a live owner's name, and the
+      // waiters have not been told yet. (Told first, a waiter could take the name in between this
+      // clock's check and its unlink, and lose it to that unlink: test/unit/state-lock.test.ts caught it.)
+      const current = await stat(lockPath).catch(() => undefined);
+      if (current?.ino === ino) await unlink(lockPath).catch(() => {});
       bell?.release();
       if (bell) unlinkQuietly(bell.path);
       for (const socket of connections) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      const current = await stat(lockPath).catch(() => undefined);
-      if (current?.ino === ino) await unlink(lockPath).catch(() => {});
     },
   };
 }

@@ -93,13 +93,15 @@ async function waitBehindBellHolder(context: { dir: string; children: ChildProce
   return { holder, acquiring };
 }
 
-Lock('a holder that lets go rings its bell: the waiter takes over at once', async (context) => {
+Lock('a holder that lets go: the waiter takes over at once', async (context) => {
   const lockPath = join(context.dir, 'clock.sock');
   const { holder, acquiring } = await waitBehindBellHolder(context, lockPath);
   holder.kill('SIGUSR2');
   const lock = await acquiring;
   try {
-    assert.is(lock.tookOverFrom?.via, 'bell');
+    // Letting go rings the bell and closes the connection within microseconds: either may come first.
+    assert.ok(['bell', 'socket'].includes(lock.tookOverFrom?.via ?? ''), `via ${lock.tookOverFrom?.via}`);
+    assert.is(lock.tookOverFrom?.pid, holder.pid);
     assert.is((await whoAnswers(lockPath)).pid, process.pid);
   } finally {
     await lock.release();
