@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../shared/config.ts';
@@ -19,7 +20,7 @@ interface Addon {
 
 export interface HeldBell {
   path: string;
-  /** Unlocks it: a waiter hears the holder letting go. */
+  /** Unlocks it (a waiter hears the holder letting go) and removes its file. */
   release(): void;
 }
 
@@ -40,7 +41,14 @@ export function holdBell(path: string): HeldBell | undefined {
   const bell = load();
   if (!bell) return undefined;
   const handle = bell.hold(path);
-  return { path, release: () => bell.release(handle) };
+  return {
+    path,
+    release() {
+      bell.release(handle);
+      // A waiter that has the bell open keeps it; one that comes later finds none and waits on the socket.
+      rmSync(path, { force: true });
+    },
+  };
 }
 
 /**

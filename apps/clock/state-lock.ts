@@ -1,5 +1,5 @@
 import { linkSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
-import { link, rename, rm, stat, unlink } from 'node:fs/promises';
+import { rename, rm, stat, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -77,7 +77,7 @@ export async function acquireStateLock(
   let tookOverFrom: StateLock['tookOverFrom'];
   let deadBell: string | undefined;
   try {
-    while (!(await tryLink(ownPath, lockPath))) {
+    while (!tryLinkSync(ownPath, lockPath)) {
       const probe = await probeOwner(lockPath);
       if (probe.alive) {
         onWait(probe.owner);
@@ -100,7 +100,6 @@ export async function acquireStateLock(
     }
   } catch (error) {
     bell?.release();
-    if (bell) unlinkQuietly(bell.path);
     throw error;
   } finally {
     unlinkQuietly(ownPath);
@@ -115,7 +114,8 @@ export async function acquireStateLock(
       const dir = dirname(lockPath);
       for (const name of readdirSync(dir)) {
         const pid = BELL_NAME.exec(name)?.[1];
-        if (pid !== undefined && !isAlive(Number(pid))) unlinkQuietly(join(dir, name));
+        // A dead clock's bell may go; a reused pid only keeps a stale file a while longer.
+        if (pid !== undefined && !isLiving(readProcStat(Number(pid)))) unlinkQuietly(join(dir, name));
       }
     },
     async release() {
@@ -125,7 +125,6 @@ export async function acquireStateLock(
       const current = await stat(lockPath).catch(() => undefined);
       if (current?.ino === ino) await unlink(lockPath).catch(() => {});
       bell?.release();
-      if (bell) unlinkQuietly(bell.path);
       for (const socket of connections) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -144,11 +143,6 @@ function holdOwnBell(lockPath: string): HeldBell | undefined {
   } catch {
     return undefined; // Could not be made (a full disk, say): the lock socket alone tells of a death.
   }
-}
-
-/** Whether process `pid` lives (a dead clock's bell may go; a reused pid only keeps a stale file). */
-function isAlive(pid: number): boolean {
-  return isLiving(readProcStat(pid));
 }
 
 /** Waits on the bell the owner named, if it named one: only a file of that name, in the lock's directory. */
@@ -216,16 +210,6 @@ function listen(server: Server, path: string): Promise<void> {
   });
 }
 
-async function tryLink(from: string, to: string): Promise<boolean> {
-  try {
-    await link(from, to);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw error;
-  }
-}
-
 /** Connects to whoever listens on `path`: alive (and who), or nobody there. */
 function probeOwner(path: string): Promise<OwnerProbe> {
   return new Promise((resolve) => {
@@ -277,7 +261,7 @@ async function clearStaleLock(lockPath: string): Promise<void> {
   const probe = await probeOwner(aside);
   if (probe.alive) {
     probe.hangUp();
-    await tryLink(aside, lockPath);
+    tryLinkSync(aside, lockPath);
   }
   await rm(aside, { force: true });
 }

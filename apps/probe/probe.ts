@@ -140,7 +140,7 @@ export class Probe {
    */
   private lookAtPm2Clock(app: Pm2App): [Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined, boolean] {
     const stat = readProcStat(app.pid);
-    if (!stat || !isLiving(stat)) return [stat, false];
+    if (!isLiving(stat)) return [stat, false];
     const key = `${app.pmId}:${stat.pid}:${stat.startTicks}`;
     if (this.verifiedAs.get(app.pmId) === key) return [stat, true];
     const proc = readProcess(app.pid);

@@ -6,7 +6,7 @@ const POLL_MS = 50;
 /** Whether `pid` is still the very process first seen (same start time) and not dead or dying. */
 export function isStillAlive(pid: number, startTicks: number): boolean {
   const stat = readProcStat(pid);
-  return isLiving(stat) && stat?.startTicks === startTicks;
+  return isLiving(stat) && stat.startTicks === startTicks;
 }
 
 /**

@@ -19,7 +19,7 @@ export interface ProcStat {
 const PF_EXITING = 0x4;
 
 /** Whether a process read from /proc lives: neither a zombie nor being taken down. */
-export function isLiving(stat: { state: string; dying?: boolean } | undefined): boolean {
+export function isLiving<T extends { state: string; dying?: boolean }>(stat: T | undefined): stat is T {
   return stat !== undefined && stat.state !== 'Z' && stat.state !== 'X' && stat.dying !== true;
 }
 

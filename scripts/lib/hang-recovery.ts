@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import dayjs from 'dayjs';
 import { MAX_HEALS, WINDOW_MS } from '../../apps/probe/heal-budget.ts';
+import { isStillAlive } from '../../apps/probe/terminate.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
@@ -75,7 +76,7 @@ async function hangRecovery(sandbox: Sandbox, settleMs: number): Promise<number 
   process.kill(pid, 'SIGSTOP');
   let healed: boolean;
   try {
-    healed = await waitFor(`the probe to kill the stopped clock pid ${pid}`, () => !isSameProcess(pid, startTicks), PROBE_KILL_LIMIT_MS).then(
+    healed = await waitFor(`the probe to kill the stopped clock pid ${pid}`, () => !isStillAlive(pid, startTicks), PROBE_KILL_LIMIT_MS).then(
       () => true,
       () => false,
     );
@@ -99,14 +100,8 @@ export async function waitUntilClockSettled(sandbox: Sandbox, pid: number, settl
   });
 }
 
-/** Pid and start time: a pid the system has since given to another process is not this one. */
-function isSameProcess(pid: number, startTicks: number): boolean {
-  const stat = readProcStat(pid);
-  return stat !== undefined && stat.startTicks === startTicks && stat.state !== 'Z';
-}
-
 function sigkillIfSame(pid: number, startTicks: number): void {
-  if (isSameProcess(pid, startTicks)) process.kill(pid, 'SIGKILL');
+  if (isStillAlive(pid, startTicks)) process.kill(pid, 'SIGKILL');
 }
 
 async function readFrom(path: string, offset: number): Promise<string> {

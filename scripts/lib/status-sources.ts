@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointDamage, parseCheckpoint } from '../../apps/clock/checkpoint.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
-import { readProcStat } from '../../apps/shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { Pm2Client, pm2HomeOf } from '../../apps/probe/pm2-client.ts';
 import { absence, chooseStateDir, type Absence, type CheckpointFile, type Gathered, type RawApp } from './status-report.ts';
@@ -25,7 +25,7 @@ export function daemonPidOf(home: string): number | undefined {
   if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
   // A killed daemon whose parent never reaps it stays in the process table as a zombie.
   const procStat = readProcStat(pid);
-  if (procStat) return procStat.state === 'Z' ? undefined : pid;
+  if (procStat) return isLiving(procStat) ? pid : undefined;
   try {
     process.kill(pid, 0);
     return pid;

@@ -1,5 +1,5 @@
 import { listPids, readEnviron, readProcess, type ProcessInfo } from '../../../apps/probe/proc-table.ts';
-import { readProcStat } from '../../../apps/shared/proc-stat.ts';
+import { isLiving, readProcStat } from '../../../apps/shared/proc-stat.ts';
 
 /**
  * Processes a chaos run started and left alive: its PM2 daemon and that daemon's apps carry its
@@ -14,7 +14,7 @@ export function processesOf(home: string, stateDir: string): ProcessInfo[] {
       const env = readEnviron(pid);
       if (!env || (env.get('PM2_HOME') !== home && env.get('STATE_DIR') !== stateDir)) return [];
       const proc = readProcess(pid);
-      return proc && proc.uid === uid && proc.state !== 'Z' ? [proc] : [];
+      return isLiving(proc) && proc.uid === uid ? [proc] : [];
     });
 }
 
