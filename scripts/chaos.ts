@@ -86,7 +86,9 @@ async function main(): Promise<number> {
   }
 }
 
-process.exitCode = await main().catch((error: unknown) => {
+// Exits here rather than when the event loop drains: after an interrupt, a step that was cut short
+// may still hold a timer or a socket for a while, and the sandbox it served is already gone.
+process.exit(await main().catch((error: unknown) => {
   console.error(`chaos: ${error instanceof Error ? error.message : String(error)}`);
   return SCRIPT_EXIT.failed;
-});
+}));

@@ -42,6 +42,14 @@ export class Clock {
   private recorded: Promise<void> | undefined;
   private stopping = false;
   private outputGone = false;
+  /**
+   * Per thread, when (monotonic ms) it last showed progress: its last tick, or the moment it began to
+   * owe one (ticking started, a run began). The heartbeat carries how long ago that was, so that a
+   * watchdog judges ticks, not only the pulse: a clock can beat on and tick no more.
+   */
+  private readonly progressedAt: number[] = [];
+  /** `pm2 trigger clock fault stall` (CLOCK_FAULTS=1): the main thread drops every tick, heartbeat and all else going on. */
+  private droppingTicks = false;
 
   constructor(
     private readonly config: ClockConfig,
@@ -112,6 +120,7 @@ export class Clock {
     this.names.forEach((_, index) => this.supervisor.assign(index));
     this.readyAt = Date.now();
     const tickingAt = performance.now();
+    this.names.forEach((_, index) => (this.progressedAt[index] = tickingAt));
     // Written and logged once the threads have their segments, not before: the first tick is a whole
     // interval away, and a standby taking over is judged on the time to this point. A clock killed
     // before these land is taken for one that died starting (start-backoff.ts), and resumes as it would.
@@ -160,6 +169,7 @@ export class Clock {
     try {
       backoffDelayMs(failuresSoFar(parseStartRecord(readFileSync(paths.starts, 'utf8'))));
       const progress = Progress.resume(parseCheckpoint(readFileSync(paths.checkpoint, 'utf8')), names, config.ticksPerRun);
+      progress.rollOverIfComplete(Date.now());
       names.forEach((_, index) => this.segmentOf(progress, index));
       serializeCheckpoint(progress.toCheckpoint());
       formatTickLine(names[0] ?? '', progress.run, 1, config.ticksPerRun, Date.now());
@@ -176,11 +186,15 @@ export class Clock {
   onTick(index: number, { run, tick, at, lateMs }: Extract<FromWorker, { type: 'tick' }>): void {
     const { progress } = this;
     // A tick from a worker being replaced, or one already counted, is not printed twice.
-    if (this.stopping || !progress?.record(index, run, tick, at)) return;
+    if (this.stopping || this.droppingTicks || !progress?.record(index, run, tick, at)) return;
     this.lateMs[index] = Math.round(lateMs * 100) / 100;
+    this.progressedAt[index] = performance.now();
     if (progress.isRunComplete()) {
       progress.startNextRun(Date.now());
-      this.names.forEach((_, thread) => this.supervisor.assign(thread));
+      this.names.forEach((_, thread) => {
+        this.progressedAt[thread] = performance.now();
+        this.supervisor.assign(thread);
+      });
     }
     const snapshot = serializeCheckpoint(progress.toCheckpoint());
     const line = formatTickLine(this.names[index] ?? '', run, tick, this.config.ticksPerRun, at);
@@ -222,9 +236,15 @@ export class Clock {
   private resume(loaded: LoadedCheckpoint): { progress: Progress; report: () => void } {
     const { config, names } = this;
     if (loaded.kind === 'loaded') {
-      const progress = Progress.resume(loaded.checkpoint, names, config.ticksPerRun);
-      const at = () => progress.threads.map((thread) => `${thread.name} at tick ${thread.tick}/${config.ticksPerRun}`);
-      return { progress, report: () => log(`resumed run ${progress.run} from the checkpoint: ${at().join(', ')}`) };
+      const { checkpoint } = loaded;
+      const progress = Progress.resume(checkpoint, names, config.ticksPerRun);
+      // What the checkpoint said, before CLOCK_TICKS could clamp it: a lowered setting shows as such.
+      const saved = names.map((name, index) => `${name} at tick ${checkpoint.threads[index]?.tick ?? 0}/${config.ticksPerRun}`).join(', ');
+      // No tick number is skipped by this: every thread had printed the run's last one.
+      if (progress.rollOverIfComplete(Date.now())) {
+        return { progress, report: () => log(`resumed run ${checkpoint.run} from the checkpoint: ${saved}; that run is complete, starting run ${progress.run}`) };
+      }
+      return { progress, report: () => log(`resumed run ${progress.run} from the checkpoint: ${saved}`) };
     }
     const progress = Progress.fresh(names, config.ticksPerRun, Date.now());
     if (loaded.kind === 'damaged') {
@@ -237,6 +257,7 @@ export class Clock {
   private pulse(): string {
     const { progress, readyAt } = this;
     const ticking = readyAt !== null && progress !== undefined;
+    const now = performance.now();
     const heartbeat: Heartbeat = {
       pid: process.pid,
       startTicks,
@@ -245,7 +266,15 @@ export class Clock {
       readyAt,
       writtenAt: Date.now(),
       run: ticking ? progress.run : null,
-      threads: ticking ? progress.threads.map((thread, index) => ({ ...thread, lateMs: this.lateMs[index] ?? 0 })) : [],
+      ticksPerRun: this.config.ticksPerRun,
+      threads: ticking
+        ? progress.threads.map((thread, index) => ({
+            ...thread,
+            lateMs: this.lateMs[index] ?? 0,
+            intervalMs: this.config.intervalsMs[index] ?? 0,
+            quietMs: Math.round(now - (this.progressedAt[index] ?? now)),
+          }))
+        : [],
       waiters: this.lock?.waiting() ?? 0,
     };
     return serializeHeartbeat(heartbeat);
@@ -270,13 +299,22 @@ export class Clock {
     publishMetrics(metrics);
   }
 
-  /** `pm2 trigger clock fault "crash thread-2"`: only with CLOCK_FAULTS=1, for tests and `npm run chaos`. */
+  /**
+   * `pm2 trigger clock fault "crash thread-2"` (or "hang thread-N", or "stall"): only with
+   * CLOCK_FAULTS=1, for tests and `npm run chaos`.
+   */
   private registerFaultAction(): void {
     registerAction('fault', (param) => {
       const [kind = 'crash', thread = 'thread-1'] = (param ?? '').split(/\s+/).filter(Boolean);
+      if (kind === 'stall') {
+        // The silent clock of a stalled state: alive, beating, PM2 online, and no tick ever printed.
+        warn('injecting a stall (CLOCK_FAULTS=1): the main thread keeps its heartbeat and drops every tick');
+        this.droppingTicks = true;
+        return { injected: kind };
+      }
       const index = this.names.indexOf(thread);
       if ((kind !== 'crash' && kind !== 'hang') || index < 0) {
-        return { error: `expected "crash|hang thread-N" with N from 1 to ${this.names.length}, got "${param ?? ''}"` };
+        return { error: `expected "crash|hang thread-N" with N from 1 to ${this.names.length}, or "stall", got "${param ?? ''}"` };
       }
       warn(`injecting a ${kind} into ${thread} (CLOCK_FAULTS=1)`);
       this.supervisor.injectFault(index, kind as WorkerFault);

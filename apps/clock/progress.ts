@@ -48,6 +48,17 @@ export class Progress {
     return this.threads.every((_, index) => this.isThreadDone(index));
   }
 
+  /**
+   * Starts the next run if every thread has finished this one; true if it did. A resumed checkpoint
+   * can say so (CLOCK_TICKS lowered, or a kill between a run's last tick and its rollover), and then
+   * no worker owes a tick: without this the clock would beat on forever and never tick again.
+   */
+  rollOverIfComplete(nowMs: number): boolean {
+    if (!this.isRunComplete()) return false;
+    this.startNextRun(nowMs);
+    return true;
+  }
+
   startNextRun(nowMs: number): void {
     this.finishedRun = { run: this.run, runStartedAt: this.runStartedAt, threads: this.threads.map((t) => ({ ...t })) };
     this.run += 1;

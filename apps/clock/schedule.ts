@@ -32,8 +32,10 @@ export class TickSchedule {
 
 /**
  * When a resumed thread's next tick is due (wall-clock ms): one interval after its last tick, as if
- * nothing had happened, or at once when that moment passed while the clock was down.
+ * nothing had happened, or at once when that moment passed while the clock was down. Never more than
+ * one interval from now: a last tick in the future (the system clock was set back since) would
+ * otherwise leave the thread silent for as long as the clock went back.
  */
 export function resumeDueAt(lastTickAt: number, intervalMs: number, nowMs: number): number {
-  return Math.max(lastTickAt + intervalMs, nowMs);
+  return Math.min(Math.max(lastTickAt + intervalMs, nowMs), nowMs + intervalMs);
 }

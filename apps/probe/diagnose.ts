@@ -1,4 +1,5 @@
 import type { Heartbeat } from '../shared/heartbeat.ts';
+import { stalledThread } from './stall.ts';
 import type { Pm2App } from './pm2-client.ts';
 
 /** What the probe sees of the clock in one look, from its three sources. */
@@ -30,6 +31,7 @@ export type Finding =
   | { kind: 'errored' }
   | { kind: 'ghost'; pid: number }
   | { kind: 'hung'; pid: number; silentMs: number }
+  | { kind: 'stalled'; pid: number; thread: string; owedMs: number }
   | { kind: 'waiting'; pid: number; ownerPid: number }
   | { kind: 'starting'; pid: number }
   | { kind: 'healthy'; pid: number; heartbeatAgeMs: number };
@@ -45,7 +47,11 @@ export function diagnose(seen: Observation): Finding {
   const { heartbeat } = seen;
   if (heartbeat && seen.heartbeatIsOwn) {
     const age = now - heartbeat.writtenAt;
-    return age > seen.hangMs ? { kind: 'hung', pid: app.pid, silentMs: age } : { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
+    if (age > seen.hangMs) return { kind: 'hung', pid: app.pid, silentMs: age };
+    // A fresh pulse proves the main thread runs, not that it ticks.
+    const stalled = stalledThread(heartbeat, now, seen.hangMs);
+    if (stalled) return { kind: 'stalled', pid: app.pid, ...stalled };
+    return { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
   }
   // Not (yet) the owner of the state: waiting for a duplicate to let go, or still starting.
   if (heartbeat && seen.heartbeatIsDuplicate) return { kind: 'waiting', pid: app.pid, ownerPid: heartbeat.pid };

@@ -61,6 +61,8 @@ export function pm2HomeOf(env: NodeJS.ProcessEnv): string {
 export class Pm2Client {
   private client: RpcClient | undefined;
   private connected = false;
+  /** Closed for good (close()): a call still in flight must not connect again, or its sockets keep the process alive. */
+  private closed = false;
 
   constructor(readonly home: string) {
     if (pm2HomeOf(process.env) !== resolve(home)) {
@@ -78,11 +80,13 @@ export class Pm2Client {
   }
 
   async connect(): Promise<void> {
+    if (this.closed) throw new Error('the PM2 client is closed');
     if (this.connected) return;
     this.client ??= ((await import('pm2')).default as unknown as { Client: RpcClient }).Client;
     const client = this.client;
     const alive = await withDeadline('ping the PM2 daemon', new Promise<boolean>((done) => client.pingDaemon(done)));
     if (!alive) throw new Error(`no PM2 daemon answers in ${this.home}`);
+    if (this.closed) throw new Error('the PM2 client is closed');
     // Only once connected: without a connection, executeRemote would start a daemon to talk to.
     await withDeadline('connect to PM2', callback<void>((done) => client.launchRPC((error) => done(error))));
     this.connected = true;
@@ -110,6 +114,13 @@ export class Pm2Client {
     if (!result?.process_count) throw new Error(`PM2 passed the action ${action} to no process (app ${pmId} not online?)`);
   }
 
+  /** Disconnects for good: every later call fails at once instead of connecting again. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.disconnect();
+  }
+
+  /** Drops the connection; the next call connects again. */
   async disconnect(): Promise<void> {
     if (!this.connected || !this.client) return;
     this.connected = false;

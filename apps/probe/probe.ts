@@ -11,7 +11,7 @@ import { findProcesses, readBootTimeMs, readEnviron, readProcess, startedAtMs, t
 import { isStillAlive, signalVerified, terminate } from './terminate.ts';
 import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 
-export type HealKind = 'hung' | 'ghost' | 'errored' | 'duplicate';
+export type HealKind = 'hung' | 'stalled' | 'ghost' | 'errored' | 'duplicate';
 
 export interface ProbeOptions {
   config: ProbeConfig;
@@ -61,7 +61,7 @@ export class Probe {
   private daemonPid: number | undefined;
   private readonly budget = new HealBudget();
   private readonly terminating = new Set<number>();
-  readonly heals: Record<HealKind, number> = { hung: 0, ghost: 0, errored: 0, duplicate: 0 };
+  readonly heals: Record<HealKind, number> = { hung: 0, stalled: 0, ghost: 0, errored: 0, duplicate: 0 };
   private readonly heartbeatPath: string;
   private readonly bootTimeMs = readBootTimeMs();
 
@@ -173,12 +173,13 @@ export class Probe {
     this.ghostLooks = finding.kind === 'ghost' ? this.ghostLooks + 1 : 0;
     const { app } = seen;
     if (!app) return;
-    if (finding.kind === 'hung') {
+    if (finding.kind === 'hung' || finding.kind === 'stalled') {
       const proc = readProcess(finding.pid);
-      if (!proc || !this.mayHeal('hung')) return;
-      // A hung process cannot shut down gracefully, and its checkpoint is already on disk.
+      if (!proc || !this.mayHeal(finding.kind)) return;
+      // A hung process cannot shut down gracefully, and its checkpoint is already on disk. A stalled
+      // one could, but what stalled it may hold up its stop too; its checkpoint is as current.
       if (signalVerified(proc.pid, proc.startTicks, 'SIGKILL')) {
-        this.options.warn(`killed hung clock pid ${proc.pid} (SIGKILL); PM2 restarts it`);
+        this.options.warn(`killed ${finding.kind} clock pid ${proc.pid} (SIGKILL); PM2 restarts it`);
       }
       this.appFetchedAt = 0;
     } else if (finding.kind === 'ghost' && this.ghostLooks >= GHOST_CONFIRMATIONS) {
@@ -287,6 +288,7 @@ export class Probe {
       ...(this.clocks.length > 1 ? { 'standby pids': { value: this.clocks.filter((clock) => clock !== seen.app).map((clock) => clock.pid).join(' ') } } : {}),
       'heartbeat age': { value: ageMs, unit: 'ms' },
       'heals: hung': { value: this.heals.hung },
+      'heals: stalled': { value: this.heals.stalled },
       'heals: ghost': { value: this.heals.ghost },
       'heals: errored': { value: this.heals.errored },
       'heals: duplicate': { value: this.heals.duplicate },
@@ -302,7 +304,7 @@ export class Probe {
 }
 
 function needsFreshView(finding: Finding): boolean {
-  return finding.kind === 'ghost' || finding.kind === 'hung' || finding.kind === 'errored';
+  return finding.kind === 'ghost' || finding.kind === 'hung' || finding.kind === 'stalled' || finding.kind === 'errored';
 }
 
 function describe(finding: Finding, seen: Observation): string | undefined {
@@ -319,6 +321,8 @@ function describe(finding: Finding, seen: Observation): string | undefined {
       return `PM2 says clock pid ${finding.pid} is online, but no such live clock exists (ghost)`;
     case 'hung':
       return `clock pid ${finding.pid} is hung: no heartbeat for ${(finding.silentMs / 1000).toFixed(1)} s (limit ${seen.hangMs / 1000} s)`;
+    case 'stalled':
+      return `clock pid ${finding.pid} is stalled: its heartbeat is fresh, but ${finding.thread} has owed a tick for ${(finding.owedMs / 1000).toFixed(1)} s (limit: its interval + ${seen.hangMs / 1000} s)`;
     case 'waiting':
       return `clock pid ${finding.pid} waits for the state, held by clock pid ${finding.ownerPid}, which PM2 does not own`;
     case 'starting':

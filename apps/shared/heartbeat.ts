@@ -18,13 +18,30 @@ export interface Heartbeat {
   writtenAt: number;
   /** The run in progress, and each thread's last tick (null and empty while starting). */
   run: number | null;
+  /** CLOCK_TICKS: a thread at this tick is done with the run (absent from older clocks). */
+  ticksPerRun?: number;
   /** Each thread's last tick, and how late it fired against its schedule (monotonic clock, ms). */
-  threads: { name: string; tick: number; at: number | null; lateMs?: number }[];
+  threads: HeartbeatThread[];
   /**
    * Clocks connected to the state lock, waiting for it. Every clock of this state either owns the
    * lock or waits on it, so this is how a watchdog learns of a duplicate without scanning /proc.
    */
   waiters: number;
+}
+
+export interface HeartbeatThread {
+  name: string;
+  tick: number;
+  at: number | null;
+  lateMs?: number;
+  /** Its interval, ms (absent from older clocks). */
+  intervalMs?: number;
+  /**
+   * ms, at `writtenAt`, since the thread last showed progress: its last tick, or the moment it began
+   * to owe one (ticking started, a run began). Measured on the clock's monotonic clock, so a step of
+   * the system clock cannot fake or hide a stall (absent from older clocks).
+   */
+  quietMs?: number;
 }
 
 export const HEARTBEAT_PERIOD_MS = 250;

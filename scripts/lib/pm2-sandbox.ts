@@ -34,6 +34,8 @@ export interface Sandbox {
 
 export interface Pm2Process {
   name: string;
+  /** PM2's id of this instance (in hot-standby mode two clocks share the name, not the id). */
+  pmId: number;
   pid: number;
   status: string;
   restarts: number;
@@ -78,6 +80,7 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
       const processes = JSON.parse(stdout.slice(stdout.indexOf('['))) as RawProcess[];
       return processes.map((p) => ({
         name: p.name,
+        pmId: p.pm_id,
         pid: p.pid,
         status: p.pm2_env.status,
         restarts: p.pm2_env.restart_time,
@@ -118,6 +121,7 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
 
 interface RawProcess {
   name: string;
+  pm_id: number;
   pid: number;
   pm2_env: {
     status: string;

@@ -4,6 +4,7 @@ import dayjs from 'dayjs';
 import type { Checkpoint } from '../../apps/clock/checkpoint.ts';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
+import { stalledThread } from '../../apps/probe/stall.ts';
 
 /**
  * `npm run status`, minus the I/O: what was read (PM2's process list, the state files) goes in, a
@@ -80,7 +81,7 @@ export interface ThreadStatus {
   intervalMs: number | null;
 }
 
-export const HEAL_KINDS = ['hung', 'ghost', 'errored', 'duplicate'] as const;
+export const HEAL_KINDS = ['hung', 'stalled', 'ghost', 'errored', 'duplicate'] as const;
 
 /** In hot-standby mode, what a clock instance is: the one that owns the state and ticks, or the one waiting to. */
 export type ClockRole = 'active' | 'standby';
@@ -130,6 +131,8 @@ export interface Status {
     /** Other clocks of this state, waiting for its lock (null in a heartbeat from before they were counted). */
     waiters: number | null;
     hangMs: number;
+    /** A fresh heartbeat whose thread has owed a tick too long, as the probe judges it (null when on time). */
+    stalled: { thread: string; owedMs: number } | null;
   };
   /** The probe's heals since it started, by kind; null until the probe has published its metrics. */
   heals: Record<string, number> | null;
@@ -270,6 +273,7 @@ export function buildStatus(gathered: Gathered): Status {
       phase: heartbeat?.phase ?? null,
       waiters: typeof heartbeat?.waiters === 'number' ? heartbeat.waiters : null,
       hangMs,
+      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) ? (stalledThread(heartbeat, now, hangMs) ?? null) : null,
     },
     heals: probeApp ? healsOf(probeApp) : null,
     checkpoint: {
@@ -351,6 +355,7 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
       : [
           { text: `${formatDuration(heartbeat.ageMs)} old`, tone: heartbeatTone(heartbeat.ageMs, heartbeat.hangMs) },
           { text: `, pid ${heartbeat.pid}, ${heartbeat.phase}` },
+          ...(heartbeat.stalled ? [{ text: ` but STALLED: ${heartbeat.stalled.thread} has owed a tick for ${formatDuration(heartbeat.stalled.owedMs)}`, tone: 'bad' as const }] : []),
           ...(apps.clock.pid && heartbeat.pid !== apps.clock.pid ? [{ text: ` (not PM2's clock)`, tone: 'warn' as const }] : []),
           ...(status.standby ? standbyWaiters(heartbeat.waiters, status.clocks) : heartbeat.waiters ? [{ text: `, ${heartbeat.waiters} more waiting for the state lock`, tone: 'warn' as const }] : []),
         ];

@@ -57,14 +57,14 @@ Run('every fault recovers, no tick is lost, and nothing of it is left afterwards
   const run = await runChaos(['--faults', String(FAULT_KINDS.length), '--seed', '1'], 90_000);
   assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
   for (const kind of FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
-  assert.match(run.stdout, /^all\s+7\s+7\/7\s/m);
+  assert.match(run.stdout, /^all\s+8\s+8\/8\s/m);
   assert.match(run.stdout, /^mode: one clock \(CLOCK_STANDBY=0\)$/m);
   assert.not.match(run.stdout, 'sigkill-standby');
   assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
   assert.match(run.stdout, /^tick continuity: \d+ ticks of 2 threads over \d+ runs; no tick missing$/m);
   assert.match(run.stdout, /^ {2}1 fresh starts at run 1 after a damaged checkpoint/m);
-  assert.match(run.stdout, 'verdict: PASS: all 7 faults recovered; no tick lost');
-  assert.match(run.stderr, 'seed 1: npm run chaos -- --faults 7 --seed 1 repeats this run');
+  assert.match(run.stdout, 'verdict: PASS: all 8 faults recovered; no tick lost');
+  assert.match(run.stderr, 'seed 1: npm run chaos -- --faults 8 --seed 1 repeats this run');
   const left = leftoversOf(run.stderr);
   assert.equal(left.processes, [], 'processes of its sandbox are still running');
   assert.not.ok(left.dirExists, 'its sandbox directory is still there');
@@ -76,14 +76,14 @@ Run('--standby: the same faults on a hot-standby pair, and a kill of the standby
   assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /^mode: hot standby \(CLOCK_STANDBY=1\)/m);
   for (const kind of STANDBY_FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
-  assert.match(run.stdout, /^all\s+8\s+8\/8\s/m);
+  assert.match(run.stdout, /^all\s+9\s+9\/9\s/m);
   assert.match(run.stdout, /^tick continuity: \d+ ticks of 2 threads over \d+ runs; no tick missing$/m);
-  // sigkill-clock, sigterm-clock, hang-clock and damage-checkpoint each end the active: the standby takes over.
-  assert.match(run.stdout, /^ {2}4 takeovers logged by the standby/m);
+  // sigkill-clock, sigterm-clock, hang-clock, stall-clock and damage-checkpoint each end the active: the standby takes over.
+  assert.match(run.stdout, /^ {2}5 takeovers logged by the standby/m);
   assert.match(run.stdout, /^2 clock processes at a time \(the active and the standby\): at most [23] at once/m);
   assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
-  assert.match(run.stdout, 'verdict: PASS: all 8 faults recovered; no tick lost');
-  assert.match(run.stderr, 'seed 3: npm run chaos -- --faults 8 --seed 3 --standby repeats this run');
+  assert.match(run.stdout, 'verdict: PASS: all 9 faults recovered; no tick lost');
+  assert.match(run.stderr, 'seed 3: npm run chaos -- --faults 9 --seed 3 --standby repeats this run');
   const left = leftoversOf(run.stderr);
   assert.equal(left.processes, [], 'processes of its sandbox are still running');
   assert.not.ok(left.dirExists, 'its sandbox directory is still there');

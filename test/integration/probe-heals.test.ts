@@ -87,6 +87,60 @@ Hang.run();
 
 // ---
 
+const Stalled = suite<Context>('probe: a stalled clock (a fresh heartbeat, no ticks)', {} as Context);
+
+Stalled.before(async (context) => {
+  context.sandbox = await createSandbox({ ...probeSettings, CLOCK_FAULTS: '1' });
+  await context.sandbox.pm2('start', ECOSYSTEM);
+});
+Stalled.after(async ({ sandbox }) => sandbox.cleanup());
+
+Stalled('pm2 trigger clock fault stall: found stalled, killed, back and ticking, no tick lost', async ({ sandbox }) => {
+  const pid = await sandbox.onlinePid('clock');
+  await waitFor('the probe to see the clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
+  await waitFor('the clock to have ticked for over a second', async () => tickCount(await sandbox.outLog()) >= 8);
+  const resumes = ((await sandbox.outLog()).match(/clock: resumed run/g) ?? []).length;
+  const stalledAt = Date.now();
+  await sandbox.pm2('trigger', 'clock', 'fault', 'stall');
+  const log = await waitFor('a tick from the restarted clock', async () => {
+    const text = await sandbox.outLog();
+    const resumedAt = text.split('\n').filter((line) => line.startsWith('clock: resumed run'))[resumes];
+    return resumedAt && ticksOf(text.slice(text.lastIndexOf(resumedAt))).length > 0 ? text : undefined;
+  });
+  const firstTick = ticksOf(log.slice(log.lastIndexOf('clock: resumed run')))[0];
+  assert.ok(firstTick);
+  const recoveredMs = Date.parse(firstTick.timestamp.replace(' ', 'T')) - stalledAt;
+  console.log(`    ticking again ${recoveredMs} ms after the stall`);
+  // Owed for its interval (0.2 s) + PROBE_HANG_MS, one interval after its last tick: a loose bound, the bench measures.
+  assert.ok(recoveredMs < 2 * 200 + HANG_MS + 1500, `ticking again after ${recoveredMs} ms`);
+  assert.ok(await logSays(sandbox, 'clock', 'injecting a stall (CLOCK_FAULTS=1)'));
+  assert.ok(await probeSays(sandbox, `clock pid ${pid} is stalled: its heartbeat is fresh, but thread-`));
+  assert.ok(await probeSays(sandbox, `killed stalled clock pid ${pid} (SIGKILL); PM2 restarts it`));
+  assert.not.ok(await probeSays(sandbox, `clock pid ${pid} is hung`), 'a stalled clock was taken for a hung one');
+  const continuity = checkContinuity(await waitFor('two more ticks', async () => {
+    const text = await sandbox.outLog();
+    return tickCount(text) >= tickCount(log) + 2 ? text : undefined;
+  }));
+  assert.is(continuity.breaks, 0, 'a tick number was lost');
+  const heals = await waitFor('the stalled heal in pm2 monit', async () => {
+    const probe = (await sandbox.list()).find((p) => p.name === 'probe');
+    return Number(probe?.metrics['heals: stalled']?.value) >= 1 ? probe?.metrics : undefined;
+  });
+  assert.is(Number(heals['heals: hung']?.value), 0);
+});
+
+Stalled('the clock PM2 restarted is healthy, never stalled, while it ticks on', async ({ sandbox }) => {
+  const pid = await sandbox.onlinePid('clock');
+  await waitFor('the probe to see the new clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
+  const from = tickCount(await sandbox.outLog());
+  await waitFor('a whole run more of ticking', async () => tickCount(await sandbox.outLog()) >= from + 12);
+  assert.not.ok(await probeSays(sandbox, `clock pid ${pid} is stalled`));
+});
+
+Stalled.run();
+
+// ---
+
 const Errored = suite<Context>('probe: a clock PM2 gave up on', {} as Context);
 
 Errored.before(async (context) => {

@@ -129,7 +129,7 @@ async function midRun(sandbox: Sandbox): Promise<void> {
 /** The probe heals nothing when PM2 and the standby do the job: its heal lines are absent. */
 async function assertProbeHealedNothing(sandbox: Sandbox): Promise<void> {
   const probeLog = (await sandbox.outLog('probe')) + (await sandbox.errLog('probe'));
-  const heals = probeLog.split('\n').filter((line) => /restarting clock|killed hung|terminating duplicate|backing off/.test(line));
+  const heals = probeLog.split('\n').filter((line) => /restarting clock|killed hung|killed stalled|terminating duplicate|backing off/.test(line));
   assert.equal(heals, [], 'the probe healed what needed no healing');
 }
 
@@ -263,8 +263,8 @@ function assertOneTickerInLog(sandbox: Sandbox, log: string, crashes: number): v
 }
 
 /** Starts the ecosystem in standby mode in a sandbox of its own, watched from the start. */
-async function startSandbox(context: Context): Promise<void> {
-  context.sandbox = await createSandbox(SETTINGS);
+async function startSandbox(context: Context, extra: NodeJS.ProcessEnv = {}): Promise<void> {
+  context.sandbox = await createSandbox({ ...SETTINGS, ...extra });
   context.watch = new OneAtATime(context.sandbox);
   await context.sandbox.pm2('start', ECOSYSTEM);
 }
@@ -556,3 +556,44 @@ Hung('the probe kills it, the standby takes over within PROBE_HANG_MS + 1 s, no 
 });
 
 Hung.run();
+
+// ---
+
+const Stalled = suite<Context>('standby: a stalled active (heartbeat on, ticks dropped)', {} as Context);
+
+Stalled.before((context) => startSandbox(context, { CLOCK_FAULTS: '1' }));
+Stalled.after(stopSandbox);
+
+Stalled('the probe kills it as stalled, the standby takes over, no tick lost', async ({ sandbox, watch }) => {
+  const { active, standby } = await settled(sandbox);
+  await waitFor('the probe to see the clock healthy', () => logSays(sandbox, 'probe', `clock pid ${active} is healthy`));
+  await midRun(sandbox);
+  const count = tickCount(await sandbox.outLog());
+  const pmId = (await clockInstances(sandbox)).find((instance) => instance.pid === active)?.pmId;
+  assert.ok(pmId !== undefined, 'PM2 lists the active clock');
+  const stalledAt = Date.now();
+  await sandbox.pm2('trigger', String(pmId), 'fault', 'stall');
+  const log = await waitFor('a tick from the clock that took over', async () => {
+    const text = await sandbox.outLog();
+    const line = lines(text, TOOK_OVER_LINE)[0];
+    return line && ticksOf(text.slice(text.indexOf(line[0]))).length > 0 ? text : undefined;
+  });
+  const tookOver = lines(log, TOOK_OVER_LINE)[0] as RegExpExecArray;
+  assert.is(Number(tookOver[1]), active);
+  const firstTick = ticksOf(log.slice(log.indexOf(tookOver[0])))[0];
+  assert.ok(firstTick);
+  console.log(`    ticking again ${tickTimeMs(firstTick) - stalledAt} ms after the stall (takeover ${tookOver[2]} ms)`);
+  assert.ok(await logSays(sandbox, 'probe', `clock pid ${active} is stalled: its heartbeat is fresh`));
+  assert.ok(await logSays(sandbox, 'probe', `killed stalled clock pid ${active} (SIGKILL); PM2 restarts it`));
+  const next = await pair(sandbox, [active]);
+  assert.is(next.active, standby, 'the standby took over');
+  const after = await moreTicks(sandbox, count, 8);
+  assert.is(checkContinuity(after).breaks, 0, 'a tick number was lost');
+  assertOneTickerInLog(sandbox, after, 1);
+  watch.stop().assertHeld(2);
+  assert.equal(watch.writers, [active, standby]);
+  // The standby never wrote the heartbeat while it waited, and was never judged stalled.
+  assert.not.ok(await logSays(sandbox, 'probe', `clock pid ${standby} is stalled`));
+});
+
+Stalled.run();

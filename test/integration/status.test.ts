@@ -92,7 +92,7 @@ Running('--json: clock and probe online with the pids PM2 reports, a run, ticks,
   assert.ok(report.progress.threads.every((t) => t.ticksPerRun === 5));
   assert.is(report.heartbeat.pid, report.apps.clock.pid);
   assert.ok(report.heartbeat.ageMs !== null && report.heartbeat.ageMs < 1_000, `heartbeat ${report.heartbeat.ageMs} ms old`);
-  assert.equal(report.heals, { hung: 0, ghost: 0, errored: 0, duplicate: 0 });
+  assert.equal(report.heals, { hung: 0, stalled: 0, ghost: 0, errored: 0, duplicate: 0 });
   assert.equal(report.stateDir, { path: sandbox.stateDir, from: 'clock' });
   assert.is(report.checkpoint.path, join(sandbox.stateDir, 'checkpoint.json'));
   assert.ok(report.checkpoint.ageMs !== null && report.checkpoint.ageMs < 2_000);
@@ -122,7 +122,7 @@ Running('the screen: every row, aligned, no colour into a pipe', async ({ sandbo
   assert.match(text, /^thread-2 +\d+\/5 +(\d\d:\d\d:\d\d\.\d{3} +[\d.]+ s|- +-)$/m);
   assert.match(text, /^run +\d+ \(from the heartbeat\)$/m);
   assert.match(text, new RegExp(`^heartbeat +0\\.\\d s old, pid ${clock?.pid}, ticking$`, 'm'));
-  assert.match(text, /^probe heals +hung 0 {2}ghost 0 {2}errored 0 {2}duplicate 0$/m);
+  assert.match(text, /^probe heals +hung 0 {2}stalled 0 {2}ghost 0 {2}errored 0 {2}duplicate 0$/m);
   assert.ok(text.includes(`checkpoint`) && text.includes(join(sandbox.stateDir, 'checkpoint.json')));
   assert.match(text, /^state dir +\S+ \(the clock's STATE_DIR in PM2\)$/m);
 });

@@ -18,8 +18,8 @@ Defaults('--faults and --seed, in either spelling', () => {
   assert.equal(parseChaosArgs(['--seed', '4294967295'], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 4294967295, standby: false } });
 });
 
-Defaults('--standby: hot-standby mode, and two rounds of its 8 kinds by default', () => {
-  assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 16, seed: 42, standby: true } });
+Defaults('--standby: hot-standby mode, and two rounds of its 9 kinds by default', () => {
+  assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 18, seed: 42, standby: true } });
   assert.equal(parseChaosArgs(['--faults', '8', '--seed', '3', '--standby'], seed42), { kind: 'run', options: { faults: 8, seed: 3, standby: true } });
   assert.is(parseChaosArgs(['--standby=1']).kind, 'usage');
 });

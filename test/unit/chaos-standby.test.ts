@@ -301,25 +301,33 @@ const PROBE_LOG = [
   'probe: killed hung clock pid 4980 (SIGKILL); PM2 restarts it',
   'probe: clock pid 7168 is hung: no heartbeat for 1.3 s (limit 1 s)',
   'probe: killed hung clock pid 7168 (SIGKILL); PM2 restarts it',
+  'probe: clock pid 5120 is stalled: its heartbeat is fresh, but thread-1 has owed a tick for 1.5 s (limit: its interval + 1 s)',
+  'probe: killed stalled clock pid 5120 (SIGKILL); PM2 restarts it',
   'probe: restarting clock (pm2 id 2) through PM2 (ghost)',
   'probe: restarting clock through PM2 (errored)',
   'probe: terminating duplicate clock pid 99 (node dist/clock/main.js): a clock of this state that PM2 does not own',
 ].join('\n');
 
-Heals('counted by kind; a clock killed as hung that no hang-clock fault stopped is singled out', () => {
-  assert.equal(probeHeals(PROBE_LOG, [4980]), { hung: [4980, 7168], ghost: 1, errored: 1, duplicate: 1, unprovoked: [7168] });
-  assert.equal(probeHeals('', []), { hung: [], ghost: 0, errored: 0, duplicate: 0, unprovoked: [] });
+const none = { hung: [], stalled: [] };
+
+Heals('counted by kind; a clock killed as hung or stalled that no fault struck is singled out', () => {
+  assert.equal(probeHeals(PROBE_LOG, { hung: [4980], stalled: [5120] }), { hung: [4980, 7168], stalled: [5120], ghost: 1, errored: 1, duplicate: 1, unprovoked: [7168] });
+  assert.equal(probeHeals(PROBE_LOG, { hung: [4980, 7168], stalled: [] }).unprovoked, [5120]);
+  assert.equal(probeHeals('', none), { hung: [], stalled: [], ghost: 0, errored: 0, duplicate: 0, unprovoked: [] });
 });
 
 Heals('the report says them, and notes an unprovoked kill without failing the run for it', () => {
-  const heals = probeHeals(PROBE_LOG, [4980]);
-  const results: FaultResult[] = [{ number: 1, kind: 'hang-clock', thread: 0, recovered: true, recoveryMs: 950, problem: undefined, target: 4980 }];
-  const run = outcome({ planned: 1, results, probeHeals: heals });
+  const heals = probeHeals(PROBE_LOG, { hung: [4980], stalled: [5120] });
+  const results: FaultResult[] = [
+    { number: 1, kind: 'hang-clock', thread: 0, recovered: true, recoveryMs: 950, problem: undefined, target: 4980 },
+    { number: 2, kind: 'stall-clock', thread: 0, recovered: true, recoveryMs: 1650, problem: undefined, target: 5120 },
+  ];
+  const run = outcome({ planned: 2, results, probeHeals: heals });
   const text = renderReport(run);
-  assert.match(text, /^probe heals \(its log\): hung 2 \(for 1 hang-clock faults\), ghost 1, errored 1, duplicate 1$/m);
-  assert.match(text, /^ {2}NOTE: the probe killed 1 clock\(s\) as hung that no fault had stopped: pid 7168/m);
+  assert.match(text, /^probe heals \(its log\): hung 2 \(for 1 hang-clock faults\), stalled 1 \(for 1 stall-clock faults\), ghost 1, errored 1, duplicate 1$/m);
+  assert.match(text, /^ {2}NOTE: the probe killed 1 clock\(s\) as hung or stalled that no fault had struck: pid 7168/m);
   assert.ok(verdict(run).ok);
-  assert.not.match(renderReport(outcome({ probeHeals: probeHeals('', []) })), 'NOTE');
+  assert.not.match(renderReport(outcome({ probeHeals: probeHeals('', none) })), 'NOTE');
 });
 
 Heals.run();

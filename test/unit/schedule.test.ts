@@ -86,6 +86,11 @@ Resume('now when that moment passed while the clock was down', () => {
   assert.is(resumeDueAt(1_000, 2_000, 3_000), 3_000);
 });
 
+Resume('never more than one interval away: a last tick in the future (the system clock went back) waits no longer', () => {
+  assert.is(resumeDueAt(3_600_000, 2_000, 1_000), 3_000);
+  assert.is(resumeDueAt(1_500, 2_000, 1_000), 3_000);
+});
+
 Resume.run();
 
 // ---
@@ -221,6 +226,46 @@ Resuming('a tick above ticksPerRun (CLOCK_TICKS shrank) is clamped and counts as
   assert.ok(progress.isThreadDone(0));
   assert.not.ok(progress.isThreadDone(1));
   assert.not.ok(progress.record(0, 3, 11, 7_000));
+});
+
+Resuming('a checkpoint of a complete run (every thread past CLOCK_TICKS) rolls over to the next run at once', () => {
+  const saved = checkpoint(1, [
+    { name: 'thread-1', tick: 12, at: 5_000 },
+    { name: 'thread-2', tick: 6, at: 6_000 },
+  ]);
+  const progress = Progress.resume(saved, ['thread-1', 'thread-2'], 5);
+  assert.ok(progress.isRunComplete());
+  assert.ok(progress.rollOverIfComplete(9_000));
+  assert.is(progress.run, 2);
+  assert.is(progress.runStartedAt, 9_000);
+  assert.equal(progress.threads, [
+    { name: 'thread-1', tick: 0, at: null },
+    { name: 'thread-2', tick: 0, at: null },
+  ]);
+  assert.ok(progress.record(0, 2, 1, 9_100), 'thread-1 owes run 2 tick 1');
+  assert.ok(progress.record(1, 2, 1, 9_100), 'thread-2 owes run 2 tick 1');
+  assert.is(progress.nextDueAt(0, 2_000, 9_000), 11_000);
+});
+
+Resuming('a run exactly complete by the checkpoint (a kill before the rollover) rolls over too', () => {
+  const saved = checkpoint(7, [
+    { name: 'thread-1', tick: 5, at: 5_000 },
+    { name: 'thread-2', tick: 5, at: 6_000 },
+  ]);
+  const progress = Progress.resume(saved, ['thread-1', 'thread-2'], 5);
+  assert.ok(progress.rollOverIfComplete(7_000));
+  assert.is(progress.run, 8);
+});
+
+Resuming('a run still in progress is not rolled over, whichever threads are done', () => {
+  const saved = checkpoint(2, [
+    { name: 'thread-1', tick: 5, at: 5_000 },
+    { name: 'thread-2', tick: 3, at: 6_000 },
+  ]);
+  const progress = Progress.resume(saved, ['thread-1', 'thread-2'], 5);
+  assert.not.ok(progress.rollOverIfComplete(7_000));
+  assert.is(progress.run, 2);
+  assert.is(progress.threads[1]?.tick, 3);
 });
 
 Resuming('resuming does not share thread objects with the checkpoint', () => {

@@ -182,7 +182,22 @@ Build("the run and each thread's last tick come from a fresh heartbeat, with the
       ['thread-2', 4, 20, 3_500, 4_000],
     ],
   );
-  assert.equal(beat, { path: join(STATE, 'heartbeat.json'), ageMs: 120, pid: 4100, phase: 'ticking', waiters: 0, hangMs: 3_000 });
+  assert.equal(beat, { path: join(STATE, 'heartbeat.json'), ageMs: 120, pid: 4100, phase: 'ticking', waiters: 0, hangMs: 3_000, stalled: null });
+});
+
+Build('a fresh heartbeat whose thread has owed a tick too long is shown stalled, as the probe judges it', () => {
+  const stuck = heartbeat({
+    ticksPerRun: 20,
+    threads: [
+      { name: 'thread-1', tick: 7, at: NOW - 9_000, intervalMs: 2_000, quietMs: 8_900 },
+      { name: 'thread-2', tick: 4, at: NOW - 3_500, intervalMs: 4_000, quietMs: 3_400 },
+    ],
+  });
+  const status = buildStatus(gathered({ heartbeat: stuck }));
+  assert.equal(status.heartbeat.stalled, { thread: 'thread-1', owedMs: 7_020 });
+  assert.match(renderStatus(status, { color: false }).join("\n"), /^heartbeat +0\.1 s old, pid 4100, ticking but STALLED: thread-1 has owed a tick for 7\.0 s$/m);
+  const onTime = heartbeat({ ticksPerRun: 20, threads: [{ name: 'thread-1', tick: 7, at: NOW - 1_500, intervalMs: 2_000, quietMs: 1_400 }] });
+  assert.is(buildStatus(gathered({ heartbeat: onTime })).heartbeat.stalled, null);
 });
 
 Build('no heartbeat: the progress comes from the checkpoint, the heartbeat age is null', () => {

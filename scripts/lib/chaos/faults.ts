@@ -51,6 +51,11 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
     case 'hang-clock':
       await strikeClock('SIGSTOP');
       break;
+    case 'stall-clock':
+      await verifiedClock(system, was.clockPid);
+      at = Date.now();
+      await system.rpc.sendAction(was.pmId, 'fault', 'stall');
+      break;
     case 'crash-thread':
       await system.rpc.sendAction(was.pmId, 'fault', `crash thread-${fault.thread}`);
       break;

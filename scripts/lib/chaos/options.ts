@@ -13,7 +13,7 @@ export type ParsedArgs = { kind: 'run'; options: ChaosOptions } | { kind: 'help'
 
 // One round of every kind, and then some: enough to see each heal twice in about a minute.
 export const DEFAULT_FAULTS = 2 * FAULT_KINDS.length;
-/** Two rounds of the kinds of the mode: 14 faults, or 16 with --standby. */
+/** Two rounds of the kinds of the mode: 16 faults, or 18 with --standby. */
 export const defaultFaults = (standby: boolean): number => 2 * faultKinds(standby).length;
 export const MAX_FAULTS = 1_000;
 

@@ -5,6 +5,7 @@ export const FAULT_KINDS = [
   'sigkill-clock',
   'sigterm-clock',
   'hang-clock',
+  'stall-clock',
   'crash-thread',
   'sigkill-probe',
   'kill-daemon',
@@ -28,6 +29,7 @@ export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'sigkill-clock': 'kill -9 of the clock; PM2 restarts it, it resumes from its checkpoint',
   'sigterm-clock': 'kill -TERM of the clock; it stops cleanly, PM2 restarts it, it resumes',
   'hang-clock': 'kill -STOP of the clock; the probe finds it hung and SIGKILLs it, PM2 restarts it',
+  'stall-clock': 'pm2 trigger clock fault stall (heartbeat on, every tick dropped); the probe finds it stalled and SIGKILLs it, PM2 restarts it',
   'crash-thread': 'pm2 trigger clock fault "crash thread-N"; the clock restarts that worker in-process',
   'sigkill-probe': 'kill -9 of the probe; PM2 restarts it',
   'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; the clock stops with its daemon and comes back',
@@ -41,19 +43,21 @@ export const STANDBY_FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'sigkill-clock': 'kill -9 of the active clock; the standby takes over, PM2 restarts the killed one as the new standby',
   'sigterm-clock': 'kill -TERM of the active clock; it stops cleanly, the standby takes over, PM2 restarts it as standby',
   'hang-clock': 'kill -STOP of the active clock; the probe finds it hung and SIGKILLs it, the standby takes over',
+  'stall-clock': 'pm2 trigger <active> fault stall; the probe finds it stalled and SIGKILLs it, the standby takes over',
   'crash-thread': 'pm2 trigger <active> fault "crash thread-N"; the active restarts that worker in-process',
   'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; both clocks go with it, a new pair comes back',
   'damage-checkpoint': 'garbage in checkpoint.json, then kill -9 of the active; the standby takes over and starts a fresh run 1',
 };
 
 /** Faults that strike the active clock's process in hot-standby mode: the standby must take over from it. */
-export const ACTIVE_CLOCK_FAULTS: ReadonlySet<FaultKind> = new Set(['sigkill-clock', 'sigterm-clock', 'hang-clock', 'damage-checkpoint']);
+export const ACTIVE_CLOCK_FAULTS: ReadonlySet<FaultKind> = new Set(['sigkill-clock', 'sigterm-clock', 'hang-clock', 'stall-clock', 'damage-checkpoint']);
 
 /** The faults that end the clock's process: a new one must take its place (and may repeat a tick). */
 export const CLOCK_PROCESS_FAULTS: ReadonlySet<FaultKind> = new Set([
   'sigkill-clock',
   'sigterm-clock',
   'hang-clock',
+  'stall-clock',
   'kill-daemon',
   'damage-checkpoint',
 ]);

@@ -201,10 +201,11 @@ function renderWriters(writers: WritersSummary | undefined): string {
 
 function renderProbeHeals(heals: ProbeHeals, results: FaultResult[]): string {
   const hangs = results.filter((result) => result.kind === 'hang-clock').length;
+  const stalls = results.filter((result) => result.kind === 'stall-clock').length;
   return [
-    `probe heals (its log): hung ${heals.hung.length} (for ${hangs} hang-clock faults), ghost ${heals.ghost}, errored ${heals.errored}, duplicate ${heals.duplicate}`,
+    `probe heals (its log): hung ${heals.hung.length} (for ${hangs} hang-clock faults), stalled ${heals.stalled.length} (for ${stalls} stall-clock faults), ghost ${heals.ghost}, errored ${heals.errored}, duplicate ${heals.duplicate}`,
     ...(heals.unprovoked.length > 0
-      ? [`  NOTE: the probe killed ${heals.unprovoked.length} clock(s) as hung that no fault had stopped: pid ${heals.unprovoked.join(', ')} (see probe.err.log)`]
+      ? [`  NOTE: the probe killed ${heals.unprovoked.length} clock(s) as hung or stalled that no fault had struck: pid ${heals.unprovoked.join(', ')} (see probe.err.log)`]
       : []),
   ].join('\n');
 }

@@ -102,8 +102,8 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       progress.finish();
     }
     outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'));
-    const stopped = outcome.results.flatMap((result) => (result.kind === 'hang-clock' && result.target ? [result.target] : []));
-    outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), stopped);
+    const struck = (kind: PlannedFault['kind']) => outcome.results.flatMap((result) => (result.kind === kind && result.target ? [result.target] : []));
+    outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), { hung: struck('hang-clock'), stalled: struck('stall-clock') });
     if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
     return outcome;
   } finally {
@@ -147,11 +147,12 @@ async function runFaults(system: System, plan: PlannedFault[], results: FaultRes
     }
     progress.working(fault.number - 1, plan.length, `next: ${describe(fault)} after ${fault.waitMs} ms`);
     await sleep(fault.waitMs, undefined, { signal });
-    if (fault.kind === 'hang-clock') await abortable(signal, hangs.waitForRoom(system, progress));
+    const healedByProbe = fault.kind === 'hang-clock' || fault.kind === 'stall-clock';
+    if (healedByProbe) await abortable(signal, hangs.waitForRoom(system, progress));
     const result = await abortable(signal, breakAndWatch(system, fault));
     results.push(result);
     if (result.recovered) {
-      if (fault.kind === 'hang-clock') hangs.healed();
+      if (healedByProbe) hangs.healed();
       progress.update(fault.number, plan.length, `${describe(fault)}: recovered in ${result.recoveryMs} ms`);
     } else {
       progress.note(`fault ${fault.number} ${describe(fault)} did not recover: ${result.problem}`);
@@ -211,7 +212,7 @@ async function repair(system: System): Promise<void> {
 
 /**
  * The probe heals at most MAX_HEALS times in WINDOW_MS, then backs off (apps/probe/heal-budget.ts):
- * a hang beyond that would measure the back-off, not the heal. Each probe process has its own budget.
+ * a hang or stall beyond that would measure the back-off, not the heal. Each probe process has its own budget.
  */
 class HangBudget {
   private probePid = 0;
@@ -237,7 +238,8 @@ class HangBudget {
 }
 
 async function shutdown(sandbox: Sandbox, rpc: Pm2Client | undefined, progress: Progress): Promise<void> {
-  await rpc?.disconnect();
+  // For good: a look still in flight after an interrupt must not reconnect to the daemon killed next.
+  await rpc?.close();
   // A stopped clock would hold pm2 kill up for its whole kill_timeout.
   killAll(processesOf(sandbox.home, sandbox.stateDir).filter((proc) => proc.state === 'T'));
   await sandbox.cleanup().catch((error: unknown) => progress.note(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
