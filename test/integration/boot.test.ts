@@ -12,9 +12,9 @@ import { createSandbox, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { tickTimeMs } from '../../scripts/lib/tick-continuity.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { ticksOf } from '../helpers/clock-log.ts';
+import { asUser, canRead, NOBODY, stageReadable } from '../helpers/other-user.ts';
 
 type Context = { sandbox: Sandbox };
-const TSX = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const init = process.platform === 'darwin' ? 'launchd' : detectInitSystem();
 const isRoot = process.getuid?.() === 0;
 
@@ -24,15 +24,22 @@ interface Run {
   stderr: string;
 }
 
-/** Runs one of the operator scripts, as `npm run <name>` does, optionally as another user (`setpriv`). */
-function script(name: string, args: string[], env: NodeJS.ProcessEnv, asUid?: number): Promise<Run> {
-  const command = [process.execPath, TSX, join(PROJECT_ROOT, 'scripts', `${name}.ts`), ...args];
-  const [file, ...rest] = asUid === undefined ? command : ['setpriv', `--reuid=${asUid}`, `--regid=${asUid}`, '--clear-groups', ...command];
+/**
+ * Runs one of the operator scripts, as `npm run <name>` does, optionally as another user (`setpriv`),
+ * from the project at `root` (this checkout, or a copy that other user can read).
+ */
+function script(name: string, args: string[], env: NodeJS.ProcessEnv, asUid?: number, root = PROJECT_ROOT): Promise<Run> {
+  const command = [process.execPath, tsxOf(root), join(root, 'scripts', `${name}.ts`), ...args];
+  const [file, ...rest] = asUid === undefined ? command : ['setpriv', ...asUser(asUid), ...command];
   return new Promise((resolve) => {
-    execFile(file ?? '', rest, { env, cwd: PROJECT_ROOT, timeout: 240_000 }, (error, stdout, stderr) => {
+    execFile(file ?? '', rest, { env, cwd: root, timeout: 240_000 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
+}
+
+function tsxOf(root: string): string {
+  return join(root, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 }
 
 /** Every path under /etc/systemd/system, to prove a test left it exactly as it found it. */
@@ -70,26 +77,42 @@ Boot('--dry-run shows the unit and the commands, and changes nothing', async ({ 
 
 Boot('without root: the exact privileged command, exit 3, nothing changed', async ({ sandbox }) => {
   if (!init || init === 'launchd') return console.log(`  (skipped: ${init ? 'launchd needs no root' : 'no init system'})`);
-  // As root, the run is made as nobody; otherwise as this (unprivileged) user.
-  const home = join(sandbox.dir, 'nobody-home');
-  const pm2Home = join(home, '.pm2');
-  await mkdir(pm2Home, { recursive: true });
-  if (isRoot) {
-    await chown(home, 65534, 65534);
-    await chown(pm2Home, 65534, 65534);
+  // As root, the run is made as nobody; otherwise as this (unprivileged) user. Nobody may not be able
+  // to read this checkout (a clone under a 0700 folder): it runs a copy it can read, in a home there.
+  const staged = isRoot ? await stageProjectForNobody() : undefined;
+  if (isRoot && !staged) return console.log('  (skipped: nobody cannot read a copy of the project in the temporary directory either)');
+  try {
+    const home = join(staged?.dir ?? sandbox.dir, 'nobody-home');
+    const pm2Home = join(home, '.pm2');
+    await mkdir(pm2Home, { recursive: true });
+    if (isRoot) {
+      await chown(home, NOBODY, NOBODY);
+      await chown(pm2Home, NOBODY, NOBODY);
+    }
+    const user = isRoot ? 'nobody' : userInfo().username;
+    const before = systemdTree();
+    const env = { ...sandbox.env, HOME: home, PM2_HOME: pm2Home, USER: undefined, LOGNAME: undefined };
+    const run = await script('startup', [], env, isRoot ? NOBODY : undefined, staged?.path(PROJECT_ROOT));
+    assert.is(run.code, 3, run.stdout + run.stderr);
+    assert.match(run.stdout, /registering at boot needs root, and nothing has been changed; run:/);
+    assert.ok(run.stdout.includes(`sudo env PATH=`), run.stdout);
+    assert.ok(run.stdout.includes(`PM2_HOME=${pm2Home} USER=${user} LOGNAME=${user}`), run.stdout);
+    assert.ok(run.stdout.includes(`startup ${init} -u ${user} --service-name estatus-${user}`), run.stdout);
+    assert.not.ok(existsSync(join(pm2Home, 'pm2.pid')), 'it started a PM2 daemon before asking for root');
+    assert.equal(systemdTree(), before);
+  } finally {
+    await staged?.remove();
   }
-  const user = isRoot ? 'nobody' : userInfo().username;
-  const before = systemdTree();
-  const env = { ...sandbox.env, HOME: home, PM2_HOME: pm2Home, USER: undefined, LOGNAME: undefined };
-  const run = await script('startup', [], env, isRoot ? 65534 : undefined);
-  assert.is(run.code, 3, run.stdout + run.stderr);
-  assert.match(run.stdout, /registering at boot needs root, and nothing has been changed; run:/);
-  assert.ok(run.stdout.includes(`sudo env PATH=`), run.stdout);
-  assert.ok(run.stdout.includes(`PM2_HOME=${pm2Home} USER=${user} LOGNAME=${user}`), run.stdout);
-  assert.ok(run.stdout.includes(`startup ${init} -u ${user} --service-name estatus-${user}`), run.stdout);
-  assert.not.ok(existsSync(join(pm2Home, 'pm2.pid')), 'it started a PM2 daemon before asking for root');
-  assert.equal(systemdTree(), before);
 });
+
+/** A copy of the project (no git, state or logs) that nobody can read, or undefined if even that cannot be. */
+async function stageProjectForNobody() {
+  const leftOut = new Set(['.git', 'state', 'logs'].map((name) => join(PROJECT_ROOT, name)));
+  const staged = await stageReadable([PROJECT_ROOT], (source) => !leftOut.has(source));
+  if (canRead(NOBODY, tsxOf(staged.path(PROJECT_ROOT)))) return staged;
+  await staged.remove();
+  return undefined;
+}
 
 Boot('as root where systemd is not PID 1: register for real, check the unit, unregister', async ({ sandbox }) => {
   if (!isRoot || init !== 'systemd' || systemdIsRunning()) {

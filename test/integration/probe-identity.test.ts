@@ -9,16 +9,67 @@ import { CLOCK_ENTRY, createSandbox, ECOSYSTEM, type Sandbox } from '../../scrip
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
 import { logSays, tickCount } from '../helpers/clock-log.ts';
+import { asUser, canRead, NOBODY, stageReadable, type Staged } from '../helpers/other-user.ts';
 
-type Context = { sandbox: Sandbox; lookAlikes: ChildProcess[] };
+type Context = { sandbox: Sandbox; lookAlikes: LookAlike[]; staged: Staged | undefined };
 const probeSettings = { PROBE_PERIOD_MS: '200', PROBE_HANG_MS: '1000' };
 const SLEEPER = join(PROJECT_ROOT, 'test', 'fixtures', 'sleep-forever.mjs');
 
 const probeSays = (sandbox: Sandbox, text: string): Promise<boolean> => logSays(sandbox, 'probe', text);
 
+/** A process that only looks like the clock, and how it ended, if it did. */
+interface LookAlike {
+  child: ChildProcess;
+  ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  output: string;
+}
+
 /** Starts a process that only looks like the clock, with the clock's settings in its environment. */
-function startLookAlike(sandbox: Sandbox, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(command, args, { env: { ...sandbox.env, ...env }, stdio: 'ignore', cwd: PROJECT_ROOT });
+function startLookAlike(sandbox: Sandbox, command: string, args: string[], env: NodeJS.ProcessEnv = {}): LookAlike {
+  const child = spawn(command, args, { env: { ...sandbox.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: PROJECT_ROOT });
+  const lookAlike: LookAlike = { child, ended: undefined, output: '' };
+  const collect = (chunk: Buffer): void => void (lookAlike.output += chunk.toString());
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  child.once('exit', (code, signal) => (lookAlike.ended = { code, signal }));
+  return lookAlike;
+}
+
+/**
+ * Every look-alike still runs. One that is gone was touched only if a signal ended it; one that
+ * exited by itself (it could not run here) says so, and is never taken for the probe's doing.
+ */
+function assertUntouched(lookAlikes: LookAlike[]): void {
+  for (const { child, ended, output } of lookAlikes) {
+    if (ended?.signal) assert.unreachable(`look-alike ${child.pid} (${child.spawnargs.join(' ')}) was touched: killed by ${ended.signal}`);
+    if (ended) assert.unreachable(`look-alike ${child.pid} (${child.spawnargs.join(' ')}) exited by itself with code ${ended.code}, not by a signal: ${output.trim()}`);
+    assert.ok(isAlive(child.pid ?? 0), `look-alike ${child.pid} is gone`);
+  }
+}
+
+/**
+ * Another user's process running the clock's own command line, whose preloaded code (staged where
+ * nobody can read it, wherever the checkout is) sleeps and never starts the clock. Undefined, with
+ * the reason printed, where it cannot be made.
+ */
+async function startOtherUsersLookAlike(context: Context): Promise<LookAlike | undefined> {
+  if (process.getuid?.() !== 0) return skip('it needs root to start a process as nobody');
+  context.staged = await stageReadable([SLEEPER]);
+  const sleeper = context.staged.path(SLEEPER);
+  if (!canRead(NOBODY, sleeper)) return skip(`nobody cannot read ${sleeper}`);
+  const lookAlike = startLookAlike(context.sandbox, 'setpriv', [...asUser(NOBODY), process.execPath, CLOCK_ENTRY], { NODE_OPTIONS: `--import ${sleeper}` });
+  // Asleep means it loaded the preload and will never load the clock: from here a death is someone's doing.
+  await waitFor('the other user\'s look-alike to be asleep', () => lookAlike.ended !== undefined || lookAlike.output.includes('ASLEEP')).catch(() => {});
+  if (!lookAlike.output.includes('ASLEEP')) {
+    lookAlike.child.kill('SIGKILL');
+    return skip(`it did not start as nobody (${lookAlike.ended ? `exit ${lookAlike.ended.code}` : 'no word from it'}: ${lookAlike.output.trim()})`);
+  }
+  return lookAlike;
+}
+
+function skip(reason: string): undefined {
+  console.log(`  (skipped the other-user look-alike: ${reason})`);
+  return undefined;
 }
 
 // ---
@@ -28,11 +79,13 @@ const Identity = suite<Context>('probe: who counts as the clock', { lookAlikes: 
 Identity.before(async (context) => {
   context.sandbox = await createSandbox(probeSettings);
   context.lookAlikes = [];
+  context.staged = undefined;
   await context.sandbox.pm2('start', ECOSYSTEM);
 });
-Identity.after(async ({ sandbox, lookAlikes }) => {
-  for (const child of lookAlikes) if (child.exitCode === null) child.kill('SIGKILL');
+Identity.after(async ({ sandbox, lookAlikes, staged }) => {
+  for (const { child, ended } of lookAlikes) if (!ended) child.kill('SIGKILL');
   await sandbox.cleanup();
+  await staged?.remove();
 });
 
 Identity('a clock started by hand on this state is terminated; look-alikes are never touched', async (context) => {
@@ -46,13 +99,8 @@ Identity('a clock started by hand on this state is terminated; look-alikes are n
   // The clock's exact entry path on its command line, as an argument to code that is not the clock.
   context.lookAlikes.push(startLookAlike(sandbox, process.execPath, ['--eval=setInterval(() => {}, 1 << 30)', CLOCK_ENTRY]));
   context.lookAlikes.push(startLookAlike(sandbox, process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)', CLOCK_ENTRY]));
-  if (process.getuid?.() === 0) {
-    // Another user's process running the clock's own command line, whose code never starts the clock.
-    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLOCK_ENTRY];
-    context.lookAlikes.push(startLookAlike(sandbox, 'setpriv', args, { NODE_OPTIONS: `--import ${SLEEPER}` }));
-  } else {
-    console.log('  (skipped the other-user look-alike: it needs root to start a process as nobody)');
-  }
+  const otherUsers = await startOtherUsersLookAlike(context);
+  if (otherUsers) context.lookAlikes.push(otherUsers);
   const pm2Pid = await sandbox.onlinePid('clock');
   const count = tickCount(await sandbox.outLog());
   const scans = await fullScans(sandbox);
@@ -63,7 +111,7 @@ Identity('a clock started by hand on this state is terminated; look-alikes are n
   assert.is(orphan.exitCode, 0, 'it should have stopped gracefully on SIGTERM');
   assert.ok(await probeSays(sandbox, `terminating duplicate clock pid ${orphan.pid}`));
   assert.ok((await fullScans(sandbox)) > scans, 'no full scan ran');
-  for (const child of context.lookAlikes) assert.ok(isAlive(child.pid ?? 0), `look-alike ${child.pid} was touched`);
+  assertUntouched(context.lookAlikes);
   assert.is((await probeLog(sandbox)).match(/terminating duplicate/g)?.length, 1, 'only the real duplicate');
   assert.is(await sandbox.onlinePid('clock'), pm2Pid);
   const log = await waitFor('PM2\'s clock to tick on', async () => {
@@ -80,7 +128,7 @@ Identity('a killed clock is healed even while look-alikes run', async ({ sandbox
   process.kill(pid, 'SIGKILL');
   const newPid = await sandbox.onlinePid('clock', pid);
   await waitFor('the probe to follow the new clock', () => probeSays(sandbox, `clock pid ${newPid} is healthy`));
-  for (const child of lookAlikes) assert.ok(isAlive(child.pid ?? 0), 'a look-alike was touched');
+  assertUntouched(lookAlikes);
 });
 
 Identity.run();
