@@ -1,14 +1,15 @@
-import { performance } from 'node:perf_hooks';
 import type { ProbeConfig } from '../shared/config.ts';
 import { readHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
 import { publishMetrics } from '../shared/pm2-ipc.ts';
 import { statePaths } from '../shared/state-dir.ts';
+import { Duplicates } from './duplicates.ts';
 import { diagnose, type Finding, type Observation } from './diagnose.ts';
+import { describeFinding, needsFreshView } from './findings.ts';
 import { HealBudget, MAX_HEALS, WINDOW_MS } from './heal-budget.ts';
 import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
-import { findProcesses, readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
-import { isStillAlive, signalVerified, terminate } from './terminate.ts';
+import { readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
+import { signalVerified } from './terminate.ts';
 import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 
 export type HealKind = 'hung' | 'stalled' | 'ghost' | 'errored' | 'duplicate';
@@ -35,9 +36,6 @@ const SCAN_MIN_GAP_MS = 2_000;
 const PUBLISH_EVERY_MS = 1_000;
 // A ghost is acted on only when two looks in a row, with a fresh PM2 view each, agree.
 const GHOST_CONFIRMATIONS = 2;
-const DUPLICATE_TERM_GRACE_MS = 3_000;
-// The pattern every clock's command line contains (PM2's title "node <entry>", or node's own argv).
-const CLOCK_NEEDLE = 'main.js';
 
 /**
  * The watchdog's loop: each period it looks at the clock three ways (PM2's view, the process table,
@@ -55,18 +53,18 @@ export class Probe {
   private readonly standbyGhostLooks = new Map<number, number>();
   private lastReport: string | undefined;
   private ghostLooks = 0;
-  private lastScanAt = 0;
-  private lastScanMs = 0;
   private scanWanted = true;
   private daemonPid: number | undefined;
   private readonly budget = new HealBudget();
-  private readonly terminating = new Set<number>();
   readonly heals: Record<HealKind, number> = { hung: 0, stalled: 0, ghost: 0, errored: 0, duplicate: 0 };
   private readonly heartbeatPath: string;
   private readonly bootTimeMs = readBootTimeMs();
 
+  private readonly duplicates: Duplicates;
+
   constructor(private readonly options: ProbeOptions) {
     this.heartbeatPath = statePaths(options.config.stateDir).heartbeat;
+    this.duplicates = new Duplicates(options.identity, options.log, options.warn);
   }
 
   /** One look, and what follows from it. */
@@ -92,7 +90,7 @@ export class Probe {
     // PM2's own standbys wait on the lock; a waiter beyond them is a clock PM2 does not own.
     const expectedWaiters = Math.max(0, this.clocks.filter((clock) => clock.status === 'online').length - 1);
     if ((seen.heartbeat?.waiters ?? 0) > expectedWaiters) this.scanWanted = true;
-    if (this.scanWanted || seen.now - this.lastScanAt >= SAFETY_SCAN_EVERY_MS) await this.scanForDuplicates();
+    if (this.scanWanted || seen.now - this.duplicates.lastScanAt >= SAFETY_SCAN_EVERY_MS) await this.scanForDuplicates();
     this.publish(seen);
   }
 
@@ -161,7 +159,7 @@ export class Probe {
 
   /** One line per finding, when it changes (a steady state is said once, not every period). */
   private report(finding: Finding, seen: Observation): void {
-    const line = describe(finding, seen);
+    const line = describeFinding(finding, seen);
     const key = `${finding.kind}:${'pid' in finding ? finding.pid : ''}`;
     if (line === undefined || key === this.lastReport) return;
     this.lastReport = key;
@@ -241,45 +239,22 @@ export class Probe {
   }
 
   /**
-   * Finds clocks of this state that PM2 does not own (orphans of a killed daemon, clocks started by
-   * hand) and terminates them. Each is proven to be this project's clock first; a look-alike is
-   * never touched. PM2's view is fetched fresh, so a clock PM2 has just restarted is not mistaken.
+   * Scans for clocks of this state that PM2 does not own and terminates them (duplicates.ts). PM2's
+   * view is fetched fresh, so a clock PM2 has just restarted is not mistaken for one.
    */
   private async scanForDuplicates(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastScanAt < SCAN_MIN_GAP_MS) return;
+    if (Date.now() - this.duplicates.lastScanAt < SCAN_MIN_GAP_MS) return;
     const seen = await this.observe(true);
     if (!seen) return;
     this.scanWanted = false;
-    const started = performance.now();
-    const pm2Pid = seen.app?.pid;
-    const duplicates = findProcesses(CLOCK_NEEDLE).filter((proc) => {
-      if (proc.pid === pm2Pid || proc.pid === process.pid || this.terminating.has(proc.pid)) return false;
-      const env = readEnviron(proc.pid);
-      return isClockOfOurState(proc, env, this.options.identity) && !this.isOwnedByOurDaemon(proc, env);
-    });
-    this.lastScanMs = performance.now() - started;
-    this.lastScanAt = now;
-    this.scans += 1;
-    for (const proc of duplicates) {
+    for (const proc of this.duplicates.find(seen.app?.pid, this.daemonPid)) {
       if (!this.mayHeal('duplicate')) return;
-      this.terminating.add(proc.pid);
-      this.options.warn(`terminating duplicate clock pid ${proc.pid} (${proc.argv.join(' ')}): a clock of this state that PM2 does not own`);
-      void terminate(proc.pid, proc.startTicks, DUPLICATE_TERM_GRACE_MS).then((how) => {
-        this.options.log(`duplicate clock pid ${proc.pid} ${how === 'gone' ? 'was already gone' : how}`);
-        this.terminating.delete(proc.pid);
-      });
+      this.duplicates.terminate(proc);
     }
-  }
-
-  /** A child of our daemon launched as `clock`: PM2's own, even if PM2's view has not caught up with it. */
-  private isOwnedByOurDaemon(proc: ProcessInfo, env: Map<string, string> | undefined): boolean {
-    return proc.ppid === this.daemonPid && env?.get('name') === 'clock' && isStillAlive(proc.pid, proc.startTicks);
   }
 
   private lastPublished = '';
   private lastPublishedAt = 0;
-  private scans = 0;
   private publish(seen: Observation): void {
     if (seen.now - this.lastPublishedAt < PUBLISH_EVERY_MS) return;
     const ageMs = seen.heartbeat ? Math.max(0, seen.now - seen.heartbeat.writtenAt) : -1;
@@ -292,42 +267,13 @@ export class Probe {
       'heals: ghost': { value: this.heals.ghost },
       'heals: errored': { value: this.heals.errored },
       'heals: duplicate': { value: this.heals.duplicate },
-      'last scan': { value: Math.round(this.lastScanMs * 10) / 10, unit: 'ms' },
-      'full scans': { value: this.scans },
+      'last scan': { value: Math.round(this.duplicates.lastScanMs * 10) / 10, unit: 'ms' },
+      'full scans': { value: this.duplicates.scans },
     };
     const text = JSON.stringify(metrics);
     if (text === this.lastPublished) return;
     this.lastPublished = text;
     this.lastPublishedAt = seen.now;
     publishMetrics(metrics);
-  }
-}
-
-function needsFreshView(finding: Finding): boolean {
-  return finding.kind === 'ghost' || finding.kind === 'hung' || finding.kind === 'stalled' || finding.kind === 'errored';
-}
-
-function describe(finding: Finding, seen: Observation): string | undefined {
-  switch (finding.kind) {
-    case 'not-declared':
-      return 'PM2 has no app named clock; nothing to watch (pm2 start ecosystem.config.js declares it)';
-    case 'stopped':
-      return 'clock is stopped in PM2 (pm2 stop clock, or a bad setting): leaving it stopped; pm2 start clock resumes it';
-    case 'transient':
-      return undefined;
-    case 'errored':
-      return 'clock is errored: PM2 gave up restarting it';
-    case 'ghost':
-      return `PM2 says clock pid ${finding.pid} is online, but no such live clock exists (ghost)`;
-    case 'hung':
-      return `clock pid ${finding.pid} is hung: no heartbeat for ${(finding.silentMs / 1000).toFixed(1)} s (limit ${seen.hangMs / 1000} s)`;
-    case 'stalled':
-      return `clock pid ${finding.pid} is stalled: its heartbeat is fresh, but ${finding.thread} has owed a tick for ${(finding.owedMs / 1000).toFixed(1)} s (limit: its interval + ${seen.hangMs / 1000} s)`;
-    case 'waiting':
-      return `clock pid ${finding.pid} waits for the state, held by clock pid ${finding.ownerPid}, which PM2 does not own`;
-    case 'starting':
-      return `clock pid ${finding.pid} is starting`;
-    case 'healthy':
-      return `clock pid ${finding.pid} is healthy`;
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
-import { bootTarget, detectInitSystem, systemdIsRunning } from '../../scripts/lib/boot.ts';
+import { bootTarget, detectInitSystem, systemdIsRunning } from '../../scripts/boot/init-system.ts';
 import { pm2OrFail } from '../../scripts/lib/pm2-cli.ts';
 import { createSandbox, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { tickTimeMs } from '../../scripts/lib/tick-continuity.ts';
@@ -29,7 +29,7 @@ interface Run {
  * from the project at `root` (this checkout, or a copy that other user can read).
  */
 function script(name: string, args: string[], env: NodeJS.ProcessEnv, asUid?: number, root = PROJECT_ROOT): Promise<Run> {
-  const command = [process.execPath, tsxOf(root), join(root, 'scripts', `${name}.ts`), ...args];
+  const command = [process.execPath, tsxOf(root), join(root, 'scripts', 'boot', `${name}.ts`), ...args];
   const [file, ...rest] = asUid === undefined ? command : ['setpriv', ...asUser(asUid), ...command];
   return new Promise((resolve) => {
     execFile(file ?? '', rest, { env, cwd: root, timeout: 240_000 }, (error, stdout, stderr) => {

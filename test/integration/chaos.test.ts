@@ -6,9 +6,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
-import { judgeContinuity } from '../../scripts/lib/chaos/continuity-verdict.ts';
-import { processesOf } from '../../scripts/lib/chaos/leftovers.ts';
-import { FAULT_KINDS, STANDBY_FAULT_KINDS } from '../../scripts/lib/chaos/plan.ts';
+import { judgeContinuity } from '../../scripts/chaos/continuity-verdict.ts';
+import { processesOf } from '../../scripts/chaos/leftovers.ts';
+import { FAULT_KINDS, STANDBY_FAULT_KINDS } from '../../scripts/chaos/plan.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
 import { tickCount } from '../helpers/clock-log.ts';
@@ -19,9 +19,9 @@ interface Finished {
   stderr: string;
 }
 
-/** Runs `npm run chaos` as the user would (tsx on scripts/chaos.ts); `whenStderr` may act on its progress. */
+/** Runs `npm run chaos` as the user would (tsx on scripts/chaos/main.ts); `whenStderr` may act on its progress. */
 function runChaos(args: string[], timeoutMs: number, whenStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Finished> {
-  const child = spawn(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'chaos.ts'), ...args], {
+  const child = spawn(process.execPath, [join('node_modules', 'tsx', 'dist', 'cli.mjs'), join('scripts', 'chaos', 'main.ts'), ...args], {
     cwd: PROJECT_ROOT,
     env: { ...process.env, PM2_HOME: join(PROJECT_ROOT, 'no-such-pm2-home') },
     stdio: ['ignore', 'pipe', 'pipe'],

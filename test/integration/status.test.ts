@@ -9,14 +9,14 @@ import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { SCRIPT_EXIT } from '../../scripts/lib/cli.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
-import type { Absence, Status } from '../../scripts/lib/status-report.ts';
+import type { Absence, Status } from '../../scripts/status/types.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { tickCount } from '../helpers/clock-log.ts';
 
 type Context = { sandbox: Sandbox };
 
 const TSX = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-const STATUS = join(PROJECT_ROOT, 'scripts', 'status.ts');
+const STATUS = join(PROJECT_ROOT, 'scripts', 'status', 'main.ts');
 const ANSI = /\x1b\[/;
 
 interface Run {

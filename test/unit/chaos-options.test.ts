@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_FAULTS, MAX_FAULTS, parseChaosArgs } from '../../scripts/lib/chaos/options.ts';
-import { FAULT_KINDS } from '../../scripts/lib/chaos/plan.ts';
+import { DEFAULT_FAULTS, MAX_FAULTS, parseChaosArgs } from '../../scripts/chaos/options.ts';
+import { FAULT_KINDS } from '../../scripts/chaos/plan.ts';
 
 const seed42 = () => 42;
 

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FAULT_KINDS, faultKinds, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/lib/chaos/plan.ts';
-import { mulberry32, randomInt, shuffle } from '../../scripts/lib/chaos/prng.ts';
+import { FAULT_KINDS, faultKinds, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/chaos/plan.ts';
+import { mulberry32, randomInt, shuffle } from '../../scripts/chaos/prng.ts';
 
 const Prng = suite('mulberry32');
 

@@ -1,10 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ContinuityVerdict } from '../../scripts/lib/chaos/continuity-verdict.ts';
-import { OverlapTracker, type OverlapSummary, type WritersSummary } from '../../scripts/lib/chaos/overlap.ts';
-import type { FaultKind } from '../../scripts/lib/chaos/plan.ts';
-import { createProgress, progressBar } from '../../scripts/lib/chaos/progress.ts';
-import { recoveryChart, renderReport, summarize, verdict, type ChaosOutcome, type FaultResult } from '../../scripts/lib/chaos/report.ts';
+import type { ContinuityVerdict } from '../../scripts/chaos/continuity-verdict.ts';
+import { OverlapTracker, type OverlapSummary, type WritersSummary } from '../../scripts/chaos/overlap.ts';
+import type { FaultKind } from '../../scripts/chaos/plan.ts';
+import { createProgress, progressBar } from '../../scripts/chaos/progress.ts';
+import { recoveryChart, renderReport, summarize, verdict, type ChaosOutcome, type FaultResult } from '../../scripts/chaos/report.ts';
 
 let number = 0;
 const healed = (kind: FaultKind, recoveryMs: number): FaultResult => ({ number: ++number, kind, thread: kind === 'crash-thread' ? 2 : 0, recovered: true, recoveryMs, problem: undefined });

@@ -1,13 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
-import { judgeContinuity } from '../../scripts/lib/chaos/continuity-verdict.ts';
-import { healthProblems } from '../../scripts/lib/chaos/health.ts';
-import { HeartbeatWriters, OverlapTracker } from '../../scripts/lib/chaos/overlap.ts';
-import { probeHeals } from '../../scripts/lib/chaos/probe-heals.ts';
-import { renderReport, summarize, verdict, type ChaosOutcome, type FaultResult } from '../../scripts/lib/chaos/report.ts';
-import { takeoverFrom, takeovers } from '../../scripts/lib/chaos/standby.ts';
-import { clockInstanceOf, standbyInstance, tickingInstance, type ClockInstance, type Look } from '../../scripts/lib/chaos/system.ts';
+import { judgeContinuity } from '../../scripts/chaos/continuity-verdict.ts';
+import { healthProblems } from '../../scripts/chaos/health.ts';
+import { HeartbeatWriters, OverlapTracker } from '../../scripts/chaos/overlap.ts';
+import { probeHeals } from '../../scripts/chaos/probe-heals.ts';
+import { renderReport, summarize, verdict, type ChaosOutcome, type FaultResult } from '../../scripts/chaos/report.ts';
+import { takeoverFrom, takeovers } from '../../scripts/chaos/standby.ts';
+import { clockInstanceOf, standbyInstance, tickingInstance, type ClockInstance, type Look } from '../../scripts/chaos/system.ts';
 
 const NOW = 1_800_000_000_000;
 const ACTIVE = 4100;

@@ -3,20 +3,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
-import {
-  absence,
-  buildStatus,
-  chooseStateDir,
-  clockRoles,
-  describeAbsence,
-  isStandbyMode,
-  formatBytes,
-  formatDuration,
-  renderStatus,
-  statusJson,
-  type Gathered,
-  type RawApp,
-} from '../../scripts/lib/status-report.ts';
+import { absence, buildStatus, chooseStateDir, clockRoles, isStandbyMode } from '../../scripts/status/judge.ts';
+import { describeAbsence, formatBytes, formatDuration, renderStatus, statusJson } from '../../scripts/status/render.ts';
+import type { Gathered, RawApp } from '../../scripts/status/types.ts';
 
 const NOW = 1_800_000_000_000;
 const STATE = '/srv/estatus/state';

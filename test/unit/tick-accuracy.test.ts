@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { accuracyOfFirstFullRun, type Lateness } from '../../scripts/lib/tick-accuracy.ts';
+import { accuracyOfFirstFullRun, type Lateness } from '../../scripts/bench/tick-accuracy.ts';
 
 const run = (number: number, lateOf: (thread: number, tick: number) => number, ticks = 5): Lateness[] =>
   [1, 2].flatMap((thread) =>

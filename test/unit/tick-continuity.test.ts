@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatTickLine } from '../../apps/shared/tick-line.ts';
-import { judgeContinuity } from '../../scripts/lib/chaos/continuity-verdict.ts';
+import { judgeContinuity } from '../../scripts/chaos/continuity-verdict.ts';
 import { checkContinuity, resetTimeMs, withResetLines } from '../../scripts/lib/tick-continuity.ts';
 
 /**

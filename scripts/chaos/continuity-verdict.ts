@@ -1,4 +1,4 @@
-import { checkContinuity, withResetLines } from '../tick-continuity.ts';
+import { checkContinuity, withResetLines } from '../lib/tick-continuity.ts';
 import { takeovers } from './standby.ts';
 
 /** The tick-continuity verdict of a chaos run, from the clock's whole out and error logs. */

@@ -2,11 +2,11 @@ import { chmod, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../apps/shared/config.ts';
-import { bootTarget, checkUnit, detectInitSystem, readIfExists, renderUnit, startupCommand, type BootTarget } from './lib/boot.ts';
-import { parseOptions, SCRIPT_EXIT } from './lib/cli.ts';
-import { LOGROTATE, rotationSettings, setUpLogRotation, type RotationSettings } from './lib/logrotate.ts';
-import { PM2_BIN, pm2Cli, pm2OrFail } from './lib/pm2-cli.ts';
+import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { bootTarget, checkUnit, detectInitSystem, readIfExists, renderUnit, startupCommand, type BootTarget } from './init-system.ts';
+import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
+import { LOGROTATE, rotationSettings, setUpLogRotation, type RotationSettings } from './log-rotation.ts';
+import { PM2_BIN, pm2Cli, pm2OrFail } from '../lib/pm2-cli.ts';
 
 const HELP = `npm run startup -- [--dry-run] [--service-name NAME]
 

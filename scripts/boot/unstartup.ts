@@ -3,9 +3,9 @@ import { rm } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { bootTarget, detectInitSystem, leftovers, systemdIsRunning, startupCommand, type BootTarget } from './lib/boot.ts';
-import { parseOptions, SCRIPT_EXIT } from './lib/cli.ts';
-import { pm2Cli } from './lib/pm2-cli.ts';
+import { bootTarget, detectInitSystem, leftovers, systemdIsRunning, startupCommand, type BootTarget } from './init-system.ts';
+import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
+import { pm2Cli } from '../lib/pm2-cli.ts';
 
 const HELP = `npm run unstartup -- [--dry-run] [--service-name NAME]
 

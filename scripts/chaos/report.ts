@@ -1,6 +1,6 @@
 import { plot } from 'asciichart';
 import dayjs from 'dayjs';
-import { median } from '../stats.ts';
+import { median } from '../lib/stats.ts';
 import type { ContinuityVerdict } from './continuity-verdict.ts';
 import type { OverlapSummary, WritersSummary } from './overlap.ts';
 import type { ProbeHeals } from './probe-heals.ts';

@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
-import { PM2_BIN } from './pm2-cli.ts';
+import { PM2_BIN } from '../lib/pm2-cli.ts';
 
 /**
  * Registration with the init system, the way `pm2 startup` does it, plus what pm2 does not do:

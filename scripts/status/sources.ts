@@ -6,7 +6,8 @@ import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { Pm2Client, pm2HomeOf } from '../../apps/probe/pm2-client.ts';
-import { absence, chooseStateDir, type Absence, type CheckpointFile, type Gathered, type RawApp } from './status-report.ts';
+import { absence, chooseStateDir } from './judge.ts';
+import type { Absence, CheckpointFile, Gathered, RawApp } from './types.ts';
 
 /**
  * What `npm run status` reads, and how, so that looking never changes what it looks at: no PM2

@@ -1,5 +1,5 @@
-import type { ClockIdentity } from '../../../apps/probe/identity.ts';
-import { readHeartbeat, type Heartbeat } from '../../../apps/shared/heartbeat.ts';
+import type { ClockIdentity } from '../../apps/probe/identity.ts';
+import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { clocksOfState } from './clock-processes.ts';
 
 /** How many clocks of one state ran at once, over a whole run, sampled from the process table. */

@@ -1,6 +1,6 @@
-import { isClockOfOurState, realpathOrUndefined, type ClockIdentity } from '../../../apps/probe/identity.ts';
-import { findProcesses, readEnviron, type ProcessInfo } from '../../../apps/probe/proc-table.ts';
-import { CLOCK_ENTRY } from '../pm2-sandbox.ts';
+import { isClockOfOurState, realpathOrUndefined, type ClockIdentity } from '../../apps/probe/identity.ts';
+import { findProcesses, readEnviron, type ProcessInfo } from '../../apps/probe/proc-table.ts';
+import { CLOCK_ENTRY } from '../lib/pm2-sandbox.ts';
 
 /** Who counts as a clock of `stateDir`: the probe's own rule (apps/probe/identity.ts). */
 export function clockIdentity(stateDir: string): ClockIdentity {

@@ -5,9 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
-import type { Sandbox } from './pm2-sandbox.ts';
+import type { Sandbox } from '../lib/pm2-sandbox.ts';
 import { cpuSeconds } from './proc-usage.ts';
-import { isAlive, waitFor } from './wait.ts';
+import { isAlive, waitFor } from '../lib/wait.ts';
 
 /** One SIGKILL of the active clock in standby mode. */
 export interface Takeover {

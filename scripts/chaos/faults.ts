@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isClockOfOurState } from '../../../apps/probe/identity.ts';
-import { readEnviron, readProcess } from '../../../apps/probe/proc-table.ts';
-import { parseProcStat, readProcStat } from '../../../apps/shared/proc-stat.ts';
-import { statePaths } from '../../../apps/shared/state-dir.ts';
-import { isAlive, waitFor } from '../wait.ts';
+import { isClockOfOurState } from '../../apps/probe/identity.ts';
+import { readEnviron, readProcess } from '../../apps/probe/proc-table.ts';
+import { parseProcStat, readProcStat } from '../../apps/shared/proc-stat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
+import { isAlive, waitFor } from '../lib/wait.ts';
 import type { PlannedFault } from './plan.ts';
 import { before, look, type Before, type System } from './system.ts';
 

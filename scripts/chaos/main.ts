@@ -1,12 +1,12 @@
-import { ConfigError, readClockConfig, readProbeConfig } from '../apps/shared/config.ts';
-import { SCRIPT_EXIT } from './lib/cli.ts';
-import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './lib/chaos/options.ts';
-import { FAULT_DESCRIPTIONS, FAULT_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './lib/chaos/plan.ts';
-import { createProgress } from './lib/chaos/progress.ts';
-import { RECOVERY_DEADLINE_MS } from './lib/chaos/health.ts';
-import { renderReport, verdict } from './lib/chaos/report.ts';
-import { chaosSettings, runChaos } from './lib/chaos/run.ts';
-import { watchInterrupts } from './lib/interrupt.ts';
+import { ConfigError, readClockConfig, readProbeConfig } from '../../apps/shared/config.ts';
+import { SCRIPT_EXIT } from '../lib/cli.ts';
+import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './options.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './plan.ts';
+import { createProgress } from './progress.ts';
+import { RECOVERY_DEADLINE_MS } from './health.ts';
+import { renderReport, verdict } from './report.ts';
+import { chaosSettings, runChaos } from './run.ts';
+import { watchInterrupts } from '../lib/interrupt.ts';
 
 const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby]
 

@@ -1,5 +1,5 @@
-import { listPids, readEnviron, readProcess, type ProcessInfo } from '../../../apps/probe/proc-table.ts';
-import { isLiving, readProcStat } from '../../../apps/shared/proc-stat.ts';
+import { listPids, readEnviron, readProcess, type ProcessInfo } from '../../apps/probe/proc-table.ts';
+import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 
 /**
  * Processes a chaos run started and left alive: its PM2 daemon and that daemon's apps carry its

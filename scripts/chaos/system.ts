@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import type { ClockIdentity } from '../../../apps/probe/identity.ts';
-import { readHeartbeat, type Heartbeat } from '../../../apps/shared/heartbeat.ts';
-import { statePaths } from '../../../apps/shared/state-dir.ts';
-import type { Pm2Result } from '../pm2-cli.ts';
+import type { ClockIdentity } from '../../apps/probe/identity.ts';
+import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
+import type { Pm2Result } from '../lib/pm2-cli.ts';
 import { clocksOfState } from './clock-processes.ts';
 import { sizeOf } from './pm2-logs.ts';
-import { pm2AppOf, type Pm2App, type Pm2Client, type RawPm2Process } from '../../../apps/probe/pm2-client.ts';
+import { pm2AppOf, type Pm2App, type Pm2Client, type RawPm2Process } from '../../apps/probe/pm2-client.ts';
 
 /** The running system chaos breaks: one PM2 daemon with its clock and probe, their state and logs. */
 export interface System {

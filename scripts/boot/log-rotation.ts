@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pm2OrFail } from './pm2-cli.ts';
+import { pm2OrFail } from '../lib/pm2-cli.ts';
 
 /**
  * Log rotation by pm2-logrotate, PM2's own module: it checks the apps' log files every

@@ -8,42 +8,50 @@ import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { parseTickLine } from '../../apps/shared/tick-line.ts';
-import { cleanUpOnInterrupt } from './interrupt.ts';
-import type { Sandbox } from './pm2-sandbox.ts';
-import { waitFor } from './wait.ts';
+import { cleanUpOnInterrupt } from '../lib/interrupt.ts';
+import type { Sandbox } from '../lib/pm2-sandbox.ts';
+import { waitFor } from '../lib/wait.ts';
 
-/** How long the probe gets to kill a stopped clock before the bench does it and counts a failure. */
+/** How long the probe gets to kill a stopped or stalled clock before the bench does it and counts a failure. */
 export const PROBE_KILL_LIMIT_MS = 15_000;
 
-export interface HangRecoveries {
-  /** Per healed hang: ms from the SIGSTOP to the restarted clock's first tick. */
+/**
+ * What PM2 cannot see and the probe must: a hang (kill -STOP: no heartbeat) or a stall (`pm2 trigger
+ * clock fault stall`, CLOCK_FAULTS=1: the heartbeat goes on, every tick is dropped).
+ */
+export type ProbeFault = 'hang' | 'stall';
+
+export interface ProbeRecoveries {
+  /** Per healed fault: ms from the fault to the restarted clock's first tick. */
   ms: number[];
-  /** Hangs the probe did not heal within PROBE_KILL_LIMIT_MS (the bench killed the clock instead). */
+  /** Faults the probe did not heal within PROBE_KILL_LIMIT_MS (the bench killed the clock instead). */
   failures: number;
 }
 
 /**
- * Hangs the clock `count` times. The probe's own budget allows MAX_HEALS heals per WINDOW_MS, so
- * hangs beyond it wait for the budget: otherwise they would measure the probe's back-off.
+ * Does `fault` to the clock `count` times. The probe's own budget allows MAX_HEALS heals per
+ * WINDOW_MS, so faults beyond it wait for the budget: otherwise they would measure the probe's
+ * back-off. `healedAt` is that budget's record, shared by every measurement against one probe.
  */
-export async function measureHangRecoveries(
+export async function measureProbeRecoveries(
   sandbox: Sandbox,
+  fault: ProbeFault,
   count: number,
   settleMs: number,
+  healedAt: number[],
   progress: (line: string) => void,
-): Promise<HangRecoveries> {
-  const result: HangRecoveries = { ms: [], failures: 0 };
-  const healedAt: number[] = [];
-  for (let hang = 1; hang <= count; hang++) {
+): Promise<ProbeRecoveries> {
+  const result: ProbeRecoveries = { ms: [], failures: 0 };
+  for (let round = 1; round <= count; round++) {
     await waitForHealBudget(healedAt, progress);
-    const ms = await hangRecovery(sandbox, settleMs);
+    const ms = await probeRecovery(sandbox, fault, settleMs);
     if (ms === undefined) {
       result.failures += 1;
-      progress(`hang ${hang}/${count}: the probe did not kill the stopped clock within ${PROBE_KILL_LIMIT_MS / 1000} s; the bench killed it`);
+      progress(`${fault} ${round}/${count}: the probe did not kill the clock within ${PROBE_KILL_LIMIT_MS / 1000} s; the bench killed it`);
     } else {
       result.ms.push(ms);
       healedAt.push(Date.now());
-      progress(`hang ${hang}/${count}: ticking again after ${ms} ms`);
+      progress(`${fault} ${round}/${count}: ticking again after ${ms} ms`);
     }
   }
   return result;
@@ -59,24 +67,26 @@ async function waitForHealBudget(healedAt: number[], progress: (line: string) =>
 }
 
 /**
- * SIGSTOPs the clock (a hang PM2 cannot see: the process is still there) and returns the ms from the
- * stop to the first tick the restarted clock printed, by that tick's own timestamp in PM2's log, so
- * no polling delay is counted; undefined when the probe did not kill it within PROBE_KILL_LIMIT_MS.
+ * Hangs (SIGSTOP) or stalls the clock, a fault PM2 cannot see: the process is still there. Returns
+ * the ms from the fault to the first tick the restarted clock printed, by that tick's own timestamp
+ * in PM2's log, so no polling delay is counted; undefined when the probe did not kill it within
+ * PROBE_KILL_LIMIT_MS.
  */
-async function hangRecovery(sandbox: Sandbox, settleMs: number): Promise<number | undefined> {
+async function probeRecovery(sandbox: Sandbox, fault: ProbeFault, settleMs: number): Promise<number | undefined> {
   const pid = await sandbox.onlinePid('clock');
   await waitUntilClockSettled(sandbox, pid, settleMs);
   const startTicks = readProcStat(pid)?.startTicks;
   if (startTicks === undefined) throw new Error(`clock pid ${pid} vanished before it could be stopped`);
   const outLog = join(sandbox.logDir, 'clock.out.log');
   const logOffset = (await stat(outLog)).size;
-  // Whatever happens next (Ctrl-C included), no stopped clock is left behind.
+  // Whatever happens next (Ctrl-C included), no stopped or stalled clock is left behind.
   const killIfStillStopped = cleanUpOnInterrupt(() => sigkillIfSame(pid, startTicks));
-  const stoppedAt = Date.now();
-  process.kill(pid, 'SIGSTOP');
+  const faultAt = Date.now();
+  if (fault === 'hang') process.kill(pid, 'SIGSTOP');
+  else await sandbox.pm2('trigger', 'clock', 'fault', 'stall');
   let healed: boolean;
   try {
-    healed = await waitFor(`the probe to kill the stopped clock pid ${pid}`, () => !isStillAlive(pid, startTicks), PROBE_KILL_LIMIT_MS).then(
+    healed = await waitFor(`the probe to kill the ${fault === 'hang' ? 'stopped' : 'stalled'} clock pid ${pid}`, () => !isStillAlive(pid, startTicks), PROBE_KILL_LIMIT_MS).then(
       () => true,
       () => false,
     );
@@ -85,7 +95,7 @@ async function hangRecovery(sandbox: Sandbox, settleMs: number): Promise<number 
   }
   if (!healed) return undefined;
   const tickedAt = await waitFor('the restarted clock to print a tick', async () => firstTickAfterResume(await readFrom(outLog, logOffset)), 15_000);
-  return tickedAt - stoppedAt;
+  return tickedAt - faultAt;
 }
 
 /**

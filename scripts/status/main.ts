@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseOptions, SCRIPT_EXIT } from './lib/cli.ts';
-import { buildStatus, describeAbsence, painter, renderStatus, statusJson, type Absence, type Gathered } from './lib/status-report.ts';
-import { gather } from './lib/status-sources.ts';
+import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
+import { buildStatus } from './judge.ts';
+import { describeAbsence, painter, renderStatus, statusJson } from './render.ts';
+import type { Absence, Gathered } from './types.ts';
+import { gather } from './sources.ts';
 
 const HELP = `npm run status -- [--watch] [--json]
 

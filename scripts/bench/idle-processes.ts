@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { setImmediate as yieldToOthers } from 'node:timers/promises';
-import { waitFor } from './wait.ts';
+import { waitFor } from '../lib/wait.ts';
 
 const SPAWN_BATCH = 25;
 

@@ -2,10 +2,10 @@ import { cp, lstat, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MAX_HEALS, WINDOW_MS } from '../../../apps/probe/heal-budget.ts';
-import { HEALTHY_AFTER_MS } from '../../../apps/clock/start-backoff.ts';
-import { createSandbox, ECOSYSTEM, type Sandbox } from '../pm2-sandbox.ts';
-import { isAlive, waitFor } from '../wait.ts';
+import { MAX_HEALS, WINDOW_MS } from '../../apps/probe/heal-budget.ts';
+import { HEALTHY_AFTER_MS } from '../../apps/clock/start-backoff.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../lib/pm2-sandbox.ts';
+import { isAlive, waitFor } from '../lib/wait.ts';
 import { clockIdentity, clocksOfState } from './clock-processes.ts';
 import { judgeContinuity } from './continuity-verdict.ts';
 import { injectFault } from './faults.ts';
@@ -15,11 +15,11 @@ import type { ChaosOptions } from './options.ts';
 import { faultKinds, planFaults, type PlannedFault } from './plan.ts';
 import { readWholeLog } from './pm2-logs.ts';
 import { probeHeals } from './probe-heals.ts';
-import type { Pm2Client } from '../../../apps/probe/pm2-client.ts';
+import type { Pm2Client } from '../../apps/probe/pm2-client.ts';
 import type { Progress } from './progress.ts';
 import { describe, verdict, type ChaosOutcome, type FaultResult } from './report.ts';
 import { watchClockOverlap } from './overlap.ts';
-import { statePaths } from '../../../apps/shared/state-dir.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
 import { look, standbyInstance, type System } from './system.ts';
 
 /**
@@ -80,7 +80,7 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
     await abortable(signal, startEcosystem(sandbox, standby));
     // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
     process.env.PM2_HOME = sandbox.home;
-    const { Pm2Client } = await import('../../../apps/probe/pm2-client.ts');
+    const { Pm2Client } = await import('../../apps/probe/pm2-client.ts');
     rpc = new Pm2Client(sandbox.home);
     const system: System = {
       home: sandbox.home,

@@ -2,10 +2,10 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { IdleProcesses } from './idle-processes.ts';
-import { cleanUpOnInterrupt } from './interrupt.ts';
-import type { Sandbox } from './pm2-sandbox.ts';
+import { cleanUpOnInterrupt } from '../lib/interrupt.ts';
+import type { Sandbox } from '../lib/pm2-sandbox.ts';
 import { cpuSeconds, processCount } from './proc-usage.ts';
-import { waitFor } from './wait.ts';
+import { waitFor } from '../lib/wait.ts';
 
 /** The probe's CPU use over one window. */
 export interface ProbeCpu {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
-import { percentile } from './stats.ts';
+import { percentile } from '../lib/stats.ts';
 
 /** One tick's lateness against its schedule, as the worker that fired it measured it. */
 export interface Lateness {

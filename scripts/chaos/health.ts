@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseTickLine, type TickLine } from '../../../apps/shared/tick-line.ts';
-import { isResetLine, tickTimeMs } from '../tick-continuity.ts';
+import { parseTickLine, type TickLine } from '../../apps/shared/tick-line.ts';
+import { isResetLine, tickTimeMs } from '../lib/tick-continuity.ts';
 import type { Injected } from './faults.ts';
 import { ACTIVE_CLOCK_FAULTS, CLOCK_PROCESS_FAULTS } from './plan.ts';
 import { readSince, sizeOf } from './pm2-logs.ts';

@@ -1,7 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseOptions, SCRIPT_EXIT } from './lib/cli.ts';
-import { LOGROTATE, rotationSettings, setUpLogRotation } from './lib/logrotate.ts';
+import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
+import { LOGROTATE, rotationSettings, setUpLogRotation } from './log-rotation.ts';
 
 const HELP = `npm run logrotate
 

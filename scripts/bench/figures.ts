@@ -1,0 +1,170 @@
+import { median, percentile } from '../lib/stats.ts';
+import { PROBE_HANG_MS, PROBE_PERIOD_MS, SHORTEST_INTERVAL_MS, type Measurements } from './measure.ts';
+import type { Options } from './options.ts';
+import type { ProbeCpu } from './probe-cost.ts';
+import { PROBE_KILL_LIMIT_MS, type ProbeRecoveries } from './probe-recovery.ts';
+import type { StandbyCpu, Takeover } from './takeover.ts';
+import type { Accuracy } from './tick-accuracy.ts';
+
+/** `npm run bench`'s figures: each measurement beside its anchor and its target, as a table or JSON. */
+
+// From the issue (hot standby): SIGKILL of the active to the new active ready, and the idle standby's CPU.
+const TAKEOVER_MEDIAN_TARGET_MS = 10;
+const TAKEOVER_P95_TARGET_MS = 25;
+const STANDBY_CPU_TARGET_PERCENT = 0.1;
+
+export interface Figure {
+  name: string;
+  value: string;
+  anchor: string;
+  target: string;
+  met: boolean;
+}
+
+export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby }: Measurements): Figure[] {
+  const ratio = median(clockMs) / median(bareMs);
+  return [
+    {
+      name: 'recovery after SIGKILL (median, p95)',
+      value: `${median(clockMs)} ms, ${percentile(clockMs, 0.95)} ms`,
+      anchor: `bare JS app: ${median(bareMs)} ms, ${percentile(bareMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
+      target: '<= 1.5 x bare',
+      met: ratio <= 1.5,
+    },
+    takeoverFigure(standby.takeovers, clockMs),
+    standbyCpuFigure(standby.cpu),
+    hangFigure(hangs),
+    stallFigure(stalls),
+    accuracyFigure(accuracy),
+    probeCpuFigure('probe CPU, machine as is', probeCost.quiet),
+    probeCpuFigure(`probe CPU, +${probeCost.crowded.extra} idle processes`, probeCost.crowded),
+    { name: 'clock resident memory', value: megabytes(memoryMb.clock), anchor: 'main thread + 2 workers', target: '< 80 MB', met: memoryMb.clock < 80 },
+    {
+      name: 'probe resident memory',
+      value: megabytes(memoryMb.probe),
+      anchor: `bare JS app: ${megabytes(memoryMb.bare)}`,
+      target: '< 2 x bare',
+      met: memoryMb.probe < 2 * memoryMb.bare,
+    },
+    { name: 'PM2 daemon resident memory', value: megabytes(memoryMb.daemon), anchor: 'PM2 itself, 3 apps', target: '< 150 MB', met: memoryMb.daemon < 150 },
+  ];
+}
+
+function takeoverFigure(takeovers: Takeover[], restartMs: number[]): Figure {
+  const ms = takeovers.map((takeover) => takeover.ms);
+  const ratio = median(ms) / median(restartMs);
+  // A takeover the restarted process won instead of the waiting standby is counted, and named.
+  const notByStandby = takeovers.filter((takeover) => !takeover.byStandby).length;
+  return {
+    name: 'takeover after SIGKILL (median, p95)',
+    value: `${median(ms)} ms, ${percentile(ms, 0.95)} ms${notByStandby > 0 ? `; ${notByStandby} not by the standby` : ''}`,
+    anchor: `restart (no standby): ${median(restartMs)} ms, ${percentile(restartMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
+    target: `< ${TAKEOVER_MEDIAN_TARGET_MS} ms, p95 < ${TAKEOVER_P95_TARGET_MS} ms`,
+    met: median(ms) < TAKEOVER_MEDIAN_TARGET_MS && percentile(ms, 0.95) < TAKEOVER_P95_TARGET_MS,
+  };
+}
+
+function standbyCpuFigure(cpu: StandbyCpu): Figure {
+  return {
+    name: 'standby CPU, idle',
+    value: `${cpu.standbyPercent.toFixed(3)} % of a core`,
+    anchor: `active clock: ${cpu.activePercent.toFixed(3)} %, same ${cpu.wallSeconds.toFixed(0)} s`,
+    target: `< ${STANDBY_CPU_TARGET_PERCENT} %`,
+    met: cpu.standbyPercent < STANDBY_CPU_TARGET_PERCENT,
+  };
+}
+
+function hangFigure(hangs: ProbeRecoveries): Figure {
+  const anchor = `probe: hung after ${PROBE_HANG_MS} ms silent, looks every ${PROBE_PERIOD_MS} ms`;
+  return probeRecoveryFigure('recovery after a hang (median)', hangs, anchor, PROBE_HANG_MS + 1_000);
+}
+
+/**
+ * A stall is found once a thread has owed a tick for its interval + PROBE_HANG_MS, and it owes one
+ * an interval after its last tick: at worst two intervals + PROBE_HANG_MS after the stall, then a
+ * look and a restart, which the second to spare covers.
+ */
+function stallFigure(stalls: ProbeRecoveries): Figure {
+  const anchor = `probe: stalled once a tick is owed ${SHORTEST_INTERVAL_MS} + ${PROBE_HANG_MS} ms, looks every ${PROBE_PERIOD_MS} ms`;
+  return probeRecoveryFigure('recovery after a stall (median)', stalls, anchor, 2 * SHORTEST_INTERVAL_MS + PROBE_HANG_MS + 1_000);
+}
+
+function probeRecoveryFigure(name: string, { ms, failures }: ProbeRecoveries, anchor: string, targetMs: number): Figure {
+  const healed = ms.length > 0 ? `${median(ms)} ms (min ${Math.min(...ms)}, max ${Math.max(...ms)})` : 'never healed';
+  const unhealed = failures > 0 ? `; ${failures} not killed by the probe within ${PROBE_KILL_LIMIT_MS / 1000} s` : '';
+  return { name, value: `${healed}${unhealed}`, anchor, target: `< ${targetMs} ms`, met: failures === 0 && median(ms) < targetMs };
+}
+
+// "No growth": the last ticks of a run are no later, on average, than its first ones, within 1 ms.
+const GROWTH_TOLERANCE_MS = 1;
+
+function accuracyFigure(accuracy: Accuracy | undefined): Figure {
+  const name = 'tick lateness (p50, p99, max)';
+  const target = 'p99 < 5 ms, no growth';
+  if (!accuracy) return { name, value: 'run 1 was not fully seen', anchor: 'heartbeat samples', target, met: false };
+  const ms = (value: number) => `${value.toFixed(2)} ms`;
+  return {
+    name,
+    value: `${ms(accuracy.p50)}, ${ms(accuracy.p99)}, ${ms(accuracy.max)}`,
+    anchor: `run ${accuracy.run}, ${accuracy.ticks} ticks; last 5 vs first 5: ${accuracy.growthMs >= 0 ? '+' : ''}${ms(accuracy.growthMs)}`,
+    target,
+    met: accuracy.p99 < 5 && accuracy.growthMs < GROWTH_TOLERANCE_MS,
+  };
+}
+
+function probeCpuFigure(name: string, cpu: ProbeCpu): Figure {
+  const scan = cpu.lastScanMs === undefined ? 'no scan reported' : `last scan ${cpu.lastScanMs} ms`;
+  return {
+    name,
+    value: `${cpu.percentOfCore.toFixed(2)} % of a core`,
+    anchor: `${cpu.processes} processes, ${scan}`,
+    target: '< 1 %',
+    met: cpu.percentOfCore < 1,
+  };
+}
+
+function megabytes(mb: number): string {
+  return `${mb.toFixed(1)} MB`;
+}
+
+export function toJson(options: Options, measured: Measurements, figures: Figure[]): object {
+  const { clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby } = measured;
+  return {
+    kills: options.kills,
+    clockMs,
+    bareMs,
+    rssMb: memoryMb.clock,
+    hangs: options.hangs,
+    hangMs: hangs.ms,
+    hangFailures: hangs.failures,
+    stalls: options.stalls,
+    stallMs: stalls.ms,
+    stallFailures: stalls.failures,
+    probeHangMs: PROBE_HANG_MS,
+    probePeriodMs: PROBE_PERIOD_MS,
+    probeSeconds: options.probeSeconds,
+    extra: options.extra,
+    accuracy,
+    probeCost,
+    probeRssMb: memoryMb.probe,
+    daemonRssMb: memoryMb.daemon,
+    bareRssMb: memoryMb.bare,
+    takeovers: options.takeovers,
+    takeoverMs: standby.takeovers.map((takeover) => takeover.ms),
+    // Per kill: the total, what the new active logged (its lock connection closing -> ticking), pids.
+    takeoverSamples: standby.takeovers,
+    standbySeconds: options.standbySeconds,
+    standbyCpu: standby.cpu,
+    figures,
+  };
+}
+
+export function printTable(figures: Figure[], options: Options): void {
+  const rows = [['figure', 'measured', 'anchor', 'target', ''], ...figures.map((f) => [f.name, f.value, f.anchor, f.target, f.met ? 'met' : 'MISSED'])];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  console.log(
+    `estatus bench: ${options.kills} SIGKILLs per app, ${options.hangs} hangs, ${options.stalls} stalls, probe CPU over ${options.probeSeconds} s per window, ` +
+      `${options.takeovers} takeovers, standby CPU over ${options.standbySeconds} s, Node ${process.version}, PM2 in a temporary PM2_HOME`,
+  );
+  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+
+/** `npm run bench`'s command line and its help. */
+
+// Shorter windows are mostly noise at /proc's 1/100 s resolution.
+const PROBE_MIN_WINDOW_S = 5;
+const MAX_EXTRA = 20_000;
+// /proc counts CPU time in 1/100 s: over 10 s one such tick is already the 0.1 % target.
+const STANDBY_MIN_WINDOW_S = 10;
+
+export const HELP = `npm run bench -- [--kills N] [--hangs N] [--stalls N] [--probe-seconds N] [--extra N]
+                 [--takeovers N] [--standby-seconds N] [--json]
+
+Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
+  tick accuracy            every tick of run 1 at the default 2 s / 4 s, its lateness against its
+                           schedule as the worker measured it: p50, p99, max, and growth over the run
+  probe cost               the probe's CPU time as a share of one core, over a window as the machine
+                           is and over another with N extra idle processes in /proc, each with the
+                           probe's own 'last scan' time (measured first, while run 1 ticks undisturbed)
+  recovery after a hang    kill -STOP of the clock -> the restarted clock's first tick in PM2's log:
+                           the probe finds the silent clock and SIGKILLs it, PM2 starts it again
+  recovery after a stall   pm2 trigger clock fault stall (heartbeat on, ticks dropped) -> the same:
+                           the probe finds a thread owing a tick too long and SIGKILLs the clock
+  recovery after SIGKILL   kill -9 of the clock -> the clock ready again (lock, checkpoint, workers),
+                           beside the same for a bare JavaScript app under the same PM2 (the floor)
+  memory                   resident memory of the clock (main thread + workers), the probe and the
+                           PM2 daemon, beside the bare JavaScript app's
+Then, under a second PM2 daemon of its own with CLOCK_STANDBY=1 (two clocks, one active):
+  takeover after SIGKILL   kill -9 of the active clock -> the standby ready to tick in its place (its
+                           own readyAt), each kill once a standby is back and the active has been
+                           ready for 1.2 s; beside the recovery after SIGKILL above (a restart)
+  standby CPU              the idle standby's CPU time as a share of one core, beside the active's
+                           over the same window, from 12 s after the standby started (its start-up
+                           is not standing by)
+Prints figures; asserts nothing. Progress goes to stderr.
+
+  --kills N           SIGKILLs per app (default 20)
+  --hangs N           hangs of the clock (default 5)
+  --stalls N          stalls of the clock (default 5; hangs and stalls beyond 5 wait for the probe's
+                      heal budget, 5 heals a minute)
+  --probe-seconds N   length of each probe cost window in seconds (default 60, at least 5)
+  --extra N           idle processes added for the second window (default 2000, at most 20000)
+  --takeovers N       SIGKILLs of the active clock in standby mode (default 20)
+  --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
+  --json              machine-readable output
+Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;
+
+export interface Options {
+  kills: number;
+  hangs: number;
+  stalls: number;
+  probeSeconds: number;
+  extra: number;
+  takeovers: number;
+  standbySeconds: number;
+  json: boolean;
+}
+
+/** The command line; throws (one line: the option, what it expects, what it got) on a bad one. */
+export function parseOptions(args: string[] = process.argv.slice(2)): Options | 'help' {
+  const { values } = parseArgs({
+    args,
+    options: {
+      kills: { type: 'string', default: '20' },
+      hangs: { type: 'string', default: '5' },
+      stalls: { type: 'string', default: '5' },
+      'probe-seconds': { type: 'string', default: '60' },
+      extra: { type: 'string', default: '2000' },
+      takeovers: { type: 'string', default: '20' },
+      'standby-seconds': { type: 'string', default: '20' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) return 'help';
+  return {
+    kills: wholeNumber('--kills', values.kills, 1),
+    hangs: wholeNumber('--hangs', values.hangs, 1),
+    stalls: wholeNumber('--stalls', values.stalls, 1),
+    probeSeconds: wholeNumber('--probe-seconds', values['probe-seconds'], PROBE_MIN_WINDOW_S),
+    extra: wholeNumber('--extra', values.extra, 1, MAX_EXTRA),
+    takeovers: wholeNumber('--takeovers', values.takeovers, 1),
+    standbySeconds: wholeNumber('--standby-seconds', values['standby-seconds'], STANDBY_MIN_WINDOW_S),
+    json: values.json,
+  };
+}
+
+function wholeNumber(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `from ${min}` : `from ${min} to ${max}`;
+    throw new Error(`${option} expects a whole number ${range}, got "${text}"`);
+  }
+  return value;
+}
