@@ -24,6 +24,11 @@ const clockEnv = {
   CLOCK_STANDBY: env.CLOCK_STANDBY ?? '0',
   NODE_ENV: 'production',
 };
+// Cluster mode: set CLOCK_ETCD (etcd's client URLs) and the clocks of several hosts elect one leader.
+for (const name of ['CLOCK_ETCD', 'CLOCK_CLUSTER', 'CLOCK_HOST', 'CLOCK_LEASE_S']) {
+  const value = env[name];
+  if (value !== undefined) clockEnv[name] = value;
+}
 // Hot standby: a second clock, fully started, waits on the state lock and takes over the instant
 // the active one dies (the kernel closes the lock's socket), without a process start.
 const standby = clockEnv.CLOCK_STANDBY === '1' || clockEnv.CLOCK_STANDBY === 'true';

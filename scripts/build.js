@@ -26,6 +26,8 @@ try {
     // beside their entry: config.ts finds the project's root two levels up from the running file.
     splitting: true,
     chunkNames: 'clock/[name]-[hash]',
+    // etcd's gRPC client (cluster mode only) is loaded as installed, in a chunk of its own, and only then.
+    external: ['etcd3'],
   });
   // The probe loads PM2's client library as it is installed (it is not made to be bundled).
   await build({ ...common, entryPoints: { 'probe/main': join(root, 'apps/probe/main.ts') }, outdir: dist, format: 'esm', packages: 'external' });

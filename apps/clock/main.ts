@@ -28,7 +28,7 @@ async function stop(code: ExitCode): Promise<void> {
   }, STOP_DEADLINE_MS).unref();
   await supervisor?.stop();
   // Output lost is the daemon's death, not this clock's fault: the next clock is not held back for it.
-  await clock?.stop(code === EXIT.ok || code === EXIT.outputLost);
+  await clock?.stop(code === EXIT.ok || code === EXIT.outputLost || code === EXIT.deposed);
   process.exit(code);
 }
 
@@ -75,5 +75,5 @@ supervisor = new Supervisor({
 });
 
 const { Clock: ClockProper } = await import('./clock.ts');
-clock = new ClockProper(config, supervisor, Math.round(performance.timeOrigin));
+clock = new ClockProper(config, supervisor, Math.round(performance.timeOrigin), () => void stop(EXIT.deposed));
 await clock.start().catch(exitOnConfigError);

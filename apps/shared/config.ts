@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +25,19 @@ export interface ClockConfig {
    * fully started, and takes over the instant the owner dies.
    */
   standby: boolean;
+  /** Cluster mode (CLOCK_ETCD set): hosts elect one leader through etcd; undefined on a single host. */
+  cluster: ClusterConfig | undefined;
+}
+
+export interface ClusterConfig {
+  /** etcd's client URLs, http(s). */
+  endpoints: string[];
+  /** The election's name: every clock of one cluster campaigns under it (CLOCK_CLUSTER). */
+  name: string;
+  /** This host's name in the cluster (CLOCK_HOST, default the host name). */
+  host: string;
+  /** The leader's lease, in whole seconds (CLOCK_LEASE_S): a dead leader is replaced about this long after it died. */
+  leaseS: number;
 }
 
 const DEFAULT_INTERVALS = '2,4';
@@ -41,7 +55,38 @@ export function readClockConfig(env: NodeJS.ProcessEnv = process.env): ClockConf
     stateDir: resolveStateDir(env.STATE_DIR),
     faults: parseSwitch('CLOCK_FAULTS', env.CLOCK_FAULTS),
     standby: parseSwitch('CLOCK_STANDBY', env.CLOCK_STANDBY),
+    cluster: parseCluster(env),
   };
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/** CLOCK_ETCD and the settings that go with it; undefined (a single host) when CLOCK_ETCD is unset or empty. */
+export function parseCluster(env: NodeJS.ProcessEnv): ClusterConfig | undefined {
+  const raw = env.CLOCK_ETCD;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const endpoints = raw.split(',').map((part) => part.trim());
+  const isUrl = (text: string): boolean => {
+    try {
+      const url = new URL(text);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && url.pathname === '/' && !url.search && !url.hash;
+    } catch {
+      return false;
+    }
+  };
+  if (endpoints.some((endpoint) => !isUrl(endpoint))) {
+    throw new ConfigError('CLOCK_ETCD', raw, "a comma-separated list of etcd client URLs, e.g. CLOCK_ETCD=http://10.0.0.1:2379,http://10.0.0.2:2379 (or unset for one host)");
+  }
+  const name = (env.CLOCK_CLUSTER ?? 'estatus').trim();
+  if (!NAME.test(name)) throw new ConfigError('CLOCK_CLUSTER', env.CLOCK_CLUSTER, 'a name of letters, digits, ".", "_" or "-", e.g. CLOCK_CLUSTER=estatus');
+  const host = (env.CLOCK_HOST ?? hostname()).trim();
+  if (!NAME.test(host)) throw new ConfigError('CLOCK_HOST', env.CLOCK_HOST, 'a name of letters, digits, ".", "_" or "-" for this host, e.g. CLOCK_HOST=h1 (default: the host name)');
+  const leaseText = (env.CLOCK_LEASE_S ?? '2').trim();
+  const leaseS = Number(leaseText);
+  if (!/^\d+$/.test(leaseText) || leaseS < 2 || leaseS > 60) {
+    throw new ConfigError('CLOCK_LEASE_S', env.CLOCK_LEASE_S, "a whole number of seconds from 2 (etcd's shortest lease) to 60, e.g. CLOCK_LEASE_S=2");
+  }
+  return { endpoints: endpoints.map((endpoint) => new URL(endpoint).origin), name, host, leaseS };
 }
 
 export function parseIntervals(raw: string | undefined): number[] {

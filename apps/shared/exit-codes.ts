@@ -14,6 +14,11 @@ export const EXIT = {
    * rather than tick into the void, since an unlogged tick is a lost one. The next daemon's clock resumes.
    */
   outputLost: 74,
+  /**
+   * Cluster mode: this clock lost the leadership (its lease could run out, or another holds the key):
+   * it stops ticking at once and leaves; PM2 starts it again, as a follower. Not a crash.
+   */
+  deposed: 75,
   /** The probe on a system without Linux's /proc: it cannot see the process table. PM2 does not restart it. */
   unsupported: 69,
   /** Bad configuration: the one line before it names the variable. PM2 does not restart (stop_exit_codes). */

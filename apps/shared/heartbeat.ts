@@ -10,7 +10,8 @@ export interface Heartbeat {
   pid: number;
   /** /proc start time in clock ticks (Linux), so a reused pid is never taken for this clock. */
   startTicks: number | null;
-  phase: 'starting' | 'ticking';
+  /** 'following': cluster mode, waiting for the leadership (beating, not ticking). */
+  phase: 'starting' | 'ticking' | 'following';
   /** Wall-clock ms when the process started, and when it became ready (null while starting). */
   startedAt: number;
   readyAt: number | null;
@@ -27,6 +28,16 @@ export interface Heartbeat {
    * lock or waits on it, so this is how a watchdog learns of a duplicate without scanning /proc.
    */
   waiters: number;
+  /** Cluster mode (CLOCK_ETCD): this host's part in the election. */
+  cluster?: {
+    name: string;
+    host: string;
+    role: 'leader' | 'follower';
+    /** The leader key's value (host:pid), or null while none is known. */
+    leader: string | null;
+    /** ms since etcd last confirmed this clock's lease (null without one). */
+    leaseAgeMs: number | null;
+  };
 }
 
 export interface HeartbeatThread {

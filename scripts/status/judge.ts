@@ -130,6 +130,7 @@ export function buildStatus(gathered: Gathered): Status {
       stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) ? (stalledThread(heartbeat, now, hangMs) ?? null) : null,
     },
     heals: probeApp ? healsOf(probeApp) : null,
+    cluster: heartbeat?.cluster ?? null,
     checkpoint: {
       path: checkpoint.path,
       ageMs: checkpoint.mtimeMs === null ? null : age(now, checkpoint.mtimeMs),

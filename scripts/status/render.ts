@@ -122,6 +122,7 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
       ['run', run],
       ['heartbeat', beat],
       ...(status.standby ? [['takeover', takeover] as [string, Cell[]]] : []),
+      ...(status.cluster ? [['cluster', clusterCells(status.cluster)] as [string, Cell[]]] : []),
       ['probe heals', heals],
       ['checkpoint', saved],
       ['state dir', [{ text: status.stateDir.path }, { text: ` (${stateFrom})`, tone: 'dim' }]],
@@ -241,3 +242,10 @@ function fields(paint: Paint, entries: [string, Cell[]][]): string[] {
   return entries.map(([label, cells]) => label.padEnd(width) + cells.map((cell) => paint(cell.tone, cell.text)).join(''));
 }
 
+/** Cluster mode: this host's role, who leads, and how fresh its lease is at etcd. */
+function clusterCells(cluster: NonNullable<Status['cluster']>): Cell[] {
+  const lease = cluster.leaseAgeMs === null ? 'no lease' : `lease confirmed ${formatDuration(cluster.leaseAgeMs)} ago`;
+  if (cluster.role === 'leader') return [{ text: `${cluster.name}: ${cluster.host} leads`, tone: 'good' }, { text: ` (${lease})`, tone: 'dim' }];
+  const leader = cluster.leader ? `${cluster.leader} leads` : 'no leader known (etcd out of reach?)';
+  return [{ text: `${cluster.name}: ${cluster.host} follows; ${leader}`, tone: cluster.leader ? undefined : 'warn' }, { text: ` (${lease})`, tone: 'dim' }];
+}

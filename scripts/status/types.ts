@@ -131,6 +131,11 @@ export interface Status {
   };
   /** The probe's heals since it started, by kind; null until the probe has published its metrics. */
   heals: Record<string, number> | null;
+  /**
+   * Cluster mode (CLOCK_ETCD): this host's part, from its clock's heartbeat: its role, who leads,
+   * and how long ago etcd confirmed its lease. Null on a single host (or with no heartbeat).
+   */
+  cluster: NonNullable<Heartbeat['cluster']> | null;
   checkpoint: { path: string; ageMs: number | null; run: number | null; damage: string | null };
   stateDir: StateDirChoice;
 }

@@ -30,11 +30,16 @@ const badValues: [string, string][] = [
   ['CLOCK_INTERVALS', ''],
   ['CLOCK_TICKS', '0'],
   ['CLOCK_TICKS', 'abc'],
+  ['CLOCK_ETCD', 'etcd1:2379'],
+  ['CLOCK_ETCD', 'http://10.0.0.1:2379,ftp://10.0.0.2'],
+  ['CLOCK_LEASE_S', '1'],
 ];
 
 for (const [variable, value] of badValues) {
   BadConfig(`${variable}=${JSON.stringify(value)}: one line naming it, exit ${EXIT.config}`, async ({ sandbox }) => {
-    const clock = sandbox.spawnClock({ [variable]: value });
+    // CLOCK_LEASE_S is read only in cluster mode: a good CLOCK_ETCD goes with it.
+    const clusterMode = variable === 'CLOCK_LEASE_S' ? { CLOCK_ETCD: 'http://10.0.0.1:2379' } : {};
+    const clock = sandbox.spawnClock({ ...clusterMode, [variable]: value });
     assert.is(await exitOf(clock), EXIT.config);
     const lines = clock.output().trimEnd().split('\n');
     assert.is(lines.length, 1, clock.output());

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import {
   ConfigError,
   PROJECT_ROOT,
+  parseCluster,
   parseIntervals,
   parseSwitch,
   parseTicks,
@@ -154,3 +155,41 @@ for (const bad of ['yes', '2', 'TRUE']) {
 }
 
 Switch.run();
+
+// ---
+
+const Cluster = suite('parseCluster (CLOCK_ETCD and its settings)');
+
+Cluster('unset or empty CLOCK_ETCD: one host, no cluster, whatever else is set', () => {
+  assert.is(parseCluster({}), undefined);
+  assert.is(parseCluster({ CLOCK_ETCD: '  ', CLOCK_LEASE_S: 'abc' }), undefined);
+  assert.is(readClockConfig({}).cluster, undefined);
+});
+
+Cluster('a list of http(s) URLs, with the cluster name, host and lease', () => {
+  const config = parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379, https://etcd.example:2379/', CLOCK_HOST: 'h1', CLOCK_CLUSTER: 'prod-clock', CLOCK_LEASE_S: '5' });
+  assert.equal(config, { endpoints: ['http://10.1.0.11:2379', 'https://etcd.example:2379'], name: 'prod-clock', host: 'h1', leaseS: 5 });
+  const defaults = parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379' });
+  assert.is(defaults?.name, 'estatus');
+  assert.is(defaults?.leaseS, 2);
+  assert.ok(defaults?.host);
+});
+
+for (const [variable, value] of [
+  ['CLOCK_ETCD', '10.1.0.11:2379'],
+  ['CLOCK_ETCD', 'http://10.1.0.11:2379,'],
+  ['CLOCK_ETCD', 'ftp://10.1.0.11'],
+  ['CLOCK_ETCD', 'http://10.1.0.11:2379/v3'],
+  ['CLOCK_CLUSTER', 'a/b'],
+  ['CLOCK_HOST', ''],
+  ['CLOCK_LEASE_S', '1'],
+  ['CLOCK_LEASE_S', '2.5'],
+  ['CLOCK_LEASE_S', '61'],
+] as const) {
+  Cluster(`rejects ${variable}=${JSON.stringify(value)}, naming it`, () => {
+    const env = { CLOCK_ETCD: 'http://10.1.0.11:2379', [variable]: value };
+    assertSaysWhy(configError(() => parseCluster(env)), variable, value);
+  });
+}
+
+Cluster.run();

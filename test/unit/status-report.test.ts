@@ -189,6 +189,18 @@ Build('a fresh heartbeat whose thread has owed a tick too long is shown stalled,
   assert.is(buildStatus(gathered({ heartbeat: onTime })).heartbeat.stalled, null);
 });
 
+Build('cluster mode: the heartbeat\'s role, leader and lease age, on a line of their own; none on one host', () => {
+  const follower = heartbeat({ phase: 'following', cluster: { name: 'estatus', host: 'h2', role: 'follower', leader: 'h1:4711', leaseAgeMs: 300 } });
+  const status = buildStatus(gathered({ heartbeat: follower }));
+  assert.equal(status.cluster, { name: 'estatus', host: 'h2', role: 'follower', leader: 'h1:4711', leaseAgeMs: 300 });
+  assert.match(renderStatus(status, { color: false }).join('\n'), /^cluster +estatus: h2 follows; h1:4711 leads \(lease confirmed 0\.3 s ago\)$/m);
+  const leader = heartbeat({ cluster: { name: 'estatus', host: 'h1', role: 'leader', leader: 'h1:4711', leaseAgeMs: 100 } });
+  assert.match(renderStatus(buildStatus(gathered({ heartbeat: leader })), { color: false }).join('\n'), /^cluster +estatus: h1 leads \(lease confirmed 0\.1 s ago\)$/m);
+  const single = buildStatus(gathered());
+  assert.is(single.cluster, null);
+  assert.not.match(renderStatus(single, { color: false }).join('\n'), /^cluster/m);
+});
+
 Build('no heartbeat: the progress comes from the checkpoint, the heartbeat age is null', () => {
   const status = buildStatus(gathered({ heartbeat: undefined }));
   assert.is(status.progress.source, 'checkpoint');

@@ -1,0 +1,259 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import type { ClusterConfig } from '../shared/config.ts';
+import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
+
+/**
+ * Cluster mode (CLOCK_ETCD): the clocks of several hosts elect one leader through etcd, and only the
+ * leader ticks. Loaded only in that mode (its gRPC client costs ~100 ms at start).
+ *
+ * The election is one key, `/<cluster>/leader`, created only if absent and bound to the candidate's
+ * lease: whoever creates it leads until its lease ends (etcd deletes the key), and the followers,
+ * watching it, race to create it again. The checkpoint lives under `/<cluster>/checkpoint`, written
+ * only in a transaction that holds while the leader key is still bound to the writer's lease
+ * (fencing): a deposed or partitioned leader can never overwrite its successor's progress.
+ *
+ * A leader stops ticking before its lease can end at etcd: etcd counts the lease from a keep-alive it
+ * received, so from the moment the last acknowledged keep-alive was *sent* the lease lasts at least
+ * its TTL; this leader counts it SAFETY_MS shorter, on the monotonic clock, and holds() says no
+ * past that. A leader frozen (SIGSTOP) and thawed checks holds() before printing anything.
+ */
+
+// The part of the lease this leader never uses: scheduling delays, a keep-alive's way to etcd.
+const SAFETY_MS = 500;
+// etcd calls that are not streams: a call still unanswered after this counts as failed.
+const CALL_DEADLINE_MS = 1_000;
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 4_000;
+// A follower looks again this often even if its watch saw nothing: a missed event must not stall it.
+const RECHECK_MS = 1_000;
+// The lease's own keep-alive stream goes to one member; when that member dies or freezes, nothing
+// says so for a whole TTL. A leader whose lease has gone unconfirmed this long (a keep-alive is due
+// every TTL / 3) sends one more keep-alive of its own, to a member picked afresh, with a short deadline.
+const NUDGE_GRACE_MS = 100;
+const NUDGE_DEADLINE_MS = 300;
+
+export interface Leader {
+  /** Who leads: the leader key's value (host and pid), or undefined while no one does. */
+  value: string | undefined;
+}
+
+export interface ClusterEvents {
+  /** Following: `leader` leads (undefined: no one, or etcd is out of reach, `why` says which). */
+  following(leader: string | undefined, why: string): void;
+  /** Leadership is lost (the lease ran out, the key is another's): stop ticking at once. */
+  lost(reason: string): void;
+}
+
+export class Cluster {
+  private readonly client: Etcd3;
+  private readonly leaderKey: string;
+  private readonly checkpointKey: string;
+  private lease: Lease | undefined;
+  private leaseId: string | undefined;
+  /** Monotonic ms: the send time of the newest keep-alive (or the grant) etcd acknowledged. */
+  private confirmedSentAt = Number.NEGATIVE_INFINITY;
+  private sentAt: number[] = [];
+  private leading = false;
+  private closed = false;
+  private lostSaid = false;
+  private checker: NodeJS.Timeout | undefined;
+  private nudging = false;
+  /** This clock's name in the election: host and pid, so that a restarted clock is not taken for its predecessor. */
+  readonly me: string;
+
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly events: ClusterEvents,
+  ) {
+    this.client = new Etcd3({
+      hosts: config.endpoints,
+      dialTimeout: CALL_DEADLINE_MS,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + CALL_DEADLINE_MS }),
+    });
+    this.leaderKey = `/${config.name}/leader`;
+    this.checkpointKey = `/${config.name}/checkpoint`;
+    this.me = `${config.host}:${process.pid}`;
+  }
+
+  /** Whether this clock leads and its lease is sure to hold: the one test before every tick. */
+  holds(): boolean {
+    return this.leading && performance.now() < this.deadline();
+  }
+
+  /** Monotonic ms after which this leader must not tick. */
+  deadline(): number {
+    return this.confirmedSentAt + this.config.leaseS * 1_000 - SAFETY_MS;
+  }
+
+  /** ms since etcd last acknowledged this clock's lease, or undefined before it had one. */
+  leaseAgeMs(): number | undefined {
+    return Number.isFinite(this.confirmedSentAt) ? performance.now() - this.confirmedSentAt : undefined;
+  }
+
+  /**
+   * Campaigns until this clock leads; resolves then, with the fenced checkpoint (undefined when the
+   * cluster has none yet). Unreachable etcd is retried with back-off, said once per outage.
+   */
+  async campaign(): Promise<{ checkpoint: Checkpoint | undefined }> {
+    let retryMs = RETRY_FIRST_MS;
+    // Said once per change of state, not per retry: `key` names the state, `why` says it.
+    let lastKey = '';
+    const follow = (leader: string | undefined, key: string, why: string): void => {
+      if (key !== lastKey) this.events.following(leader, why);
+      lastKey = key;
+    };
+    while (!this.closed) {
+      try {
+        await this.ensureLease();
+        const result = await this.client
+          .if(this.leaderKey, 'Create', '==', 0)
+          .then(this.client.put(this.leaderKey).value(this.me).lease(this.leaseId as string))
+          .else(this.client.get(this.leaderKey), this.client.get(this.checkpointKey))
+          .commit();
+        if (result.succeeded) {
+          this.leading = true;
+          this.watchDeadline();
+          return { checkpoint: await this.readCheckpoint() };
+        }
+        retryMs = RETRY_FIRST_MS;
+        const leader = result.responses[0]?.response_range?.kvs[0]?.value.toString();
+        follow(leader, `leader ${leader ?? ''}`, leader ? `${leader} leads` : 'no leader yet');
+        await this.leaderGone(result.header.revision);
+      } catch (error) {
+        this.dropLease();
+        follow(undefined, 'unreachable', `etcd does not answer (${oneLine(error)}); retrying with back-off, up to every ${RETRY_MAX_MS / 1000} s`);
+        await sleep(retryMs);
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      }
+    }
+    throw new Error('the cluster connection was closed');
+  }
+
+  /** Writes the checkpoint, only while this clock still leads; false when the fence says it does not. */
+  async writeCheckpoint(text: string): Promise<boolean> {
+    if (!this.leaseId) return false;
+    const result = await this.client
+      .if(this.leaderKey, 'Lease', '==', this.leaseId)
+      .then(this.client.put(this.checkpointKey).value(text))
+      .commit();
+    if (!result.succeeded) this.lose(`the leader key ${this.leaderKey} is no longer bound to this clock's lease`);
+    return result.succeeded;
+  }
+
+  /** Gives the leadership up (a clean stop): the lease is revoked, so a follower takes over at once. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.leading = false;
+    clearInterval(this.checker);
+    // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
+    await this.lease?.revoke({ deadline: Date.now() + 300 }).catch(() => {});
+    this.client.close();
+  }
+
+  /** The cluster's checkpoint; one that cannot be read is said once and left in etcd for a look, and a fresh run starts. */
+  private async readCheckpoint(): Promise<Checkpoint | undefined> {
+    const text = await this.client.get(this.checkpointKey).string();
+    if (text === null) return undefined;
+    try {
+      return parseCheckpoint(text);
+    } catch (error) {
+      this.events.following(this.me, `the cluster's checkpoint ${this.checkpointKey} is damaged (${oneLine(error)}); this host's own is used instead`);
+      return undefined;
+    }
+  }
+
+  private async ensureLease(): Promise<void> {
+    if (this.lease && this.leaseId) return;
+    const lease = this.client.lease(this.config.leaseS);
+    this.lease = lease;
+    const grantSentAt = performance.now();
+    lease.on('keepaliveFired', () => this.sentAt.push(performance.now()));
+    lease.on('keepaliveSucceeded', () => {
+      const sent = this.sentAt.shift();
+      if (sent !== undefined) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
+    });
+    lease.on('keepaliveFailed', () => this.sentAt.shift());
+    lease.on('lost', (error) => {
+      if (this.leading) this.lose(`its lease was lost (${oneLine(error)})`);
+      this.dropLease();
+    });
+    this.leaseId = await lease.grant();
+    this.confirmedSentAt = Math.max(this.confirmedSentAt, grantSentAt);
+  }
+
+  private dropLease(): void {
+    const lease = this.lease;
+    this.lease = undefined;
+    this.leaseId = undefined;
+    this.sentAt = [];
+    lease?.release();
+  }
+
+  /**
+   * Resolves once the leader key is deleted after `revision`, or after RECHECK_MS, whichever is
+   * first: the watch may be opened on a member that is cut off and never answer, and the follower
+   * must look again all the same.
+   */
+  private async leaderGone(revision: string): Promise<void> {
+    let watcher: Watcher | undefined;
+    let cancelled = false;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, RECHECK_MS);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.client.watch().key(this.leaderKey).startRevision(String(BigInt(revision) + 1n)).create().then(
+        (created) => {
+          watcher = created;
+          if (cancelled) void created.cancel().catch(() => {});
+          created.on('delete', done);
+          created.on('error', done);
+          created.on('disconnected', done);
+        },
+        done,
+      );
+    });
+    cancelled = true;
+    await watcher?.cancel().catch(() => {});
+  }
+
+  /** While leading: the moment the lease could end, it is lost, whatever else is late. */
+  private watchDeadline(): void {
+    const nudgeAfterMs = (this.config.leaseS * 1_000) / 3 + NUDGE_GRACE_MS;
+    this.checker = setInterval(() => {
+      const unconfirmedMs = performance.now() - this.confirmedSentAt;
+      if (this.leading && !this.holds()) this.lose(`etcd has not confirmed its lease for ${Math.round(unconfirmedMs)} ms (lease ${this.config.leaseS} s)`);
+      else if (this.leading && unconfirmedMs > nudgeAfterMs) this.nudge();
+    }, 50);
+  }
+
+  /** One keep-alive of the leader's own, beside the lease's stream, which may be stuck on a dead member. */
+  private nudge(): void {
+    const lease = this.lease;
+    if (this.nudging || !lease) return;
+    this.nudging = true;
+    const sent = performance.now();
+    lease
+      .keepaliveOnce({ deadline: Date.now() + NUDGE_DEADLINE_MS })
+      .then(() => {
+        if (this.lease === lease) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
+      })
+      .catch(() => {})
+      .finally(() => (this.nudging = false));
+  }
+
+  private lose(reason: string): void {
+    this.leading = false;
+    clearInterval(this.checker);
+    if (this.lostSaid) return;
+    this.lostSaid = true;
+    this.events.lost(reason);
+  }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}

@@ -1,0 +1,225 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { clockLog, missing, type ClusterStatus } from '../../scripts/cluster/cluster.ts';
+import { powerOff, powerOn, startEtcd } from '../../scripts/cluster/hosts.ts';
+import { readManifest, writeManifest, type HostEntry, type Manifest } from '../../scripts/cluster/manifest.ts';
+import { namespaceExists, pidsIn, setHostLink, signalAllIn } from '../../scripts/cluster/netns.ts';
+import { clusterVerdict, hostTicks } from '../../scripts/cluster/verdict.ts';
+import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
+import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
+import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
+
+/**
+ * Cluster mode for real: three hosts in network namespaces, a real 3-member etcd cluster, a PM2
+ * daemon on each (npm run cluster), and every host-level fault: the leader powered off, cut off the
+ * network, frozen; an etcd member killed. Needs root, iproute2 and etcd; skipped, saying so, without.
+ */
+
+const TSX = join(PROJECT_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const SETTINGS = { CLOCK_INTERVALS: '0.2,0.4', CLOCK_TICKS: '5', PROBE_PERIOD_MS: '200', PROBE_HANG_MS: '1000' };
+const cannot = missing();
+
+type Context = { dir: string; manifest: Manifest };
+
+function cluster(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [TSX, join(PROJECT_ROOT, 'scripts', 'cluster', 'main.ts'), ...args], { env: { ...process.env, ...SETTINGS, ...env }, cwd: PROJECT_ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function statusOf(dir: string): Promise<ClusterStatus> {
+  const run = await cluster(['status', '--json', '--dir', dir]);
+  assert.is(run.code, 0, run.stderr);
+  return JSON.parse(run.stdout) as ClusterStatus;
+}
+
+const host = (context: Context, name: string): HostEntry => context.manifest.hosts.find((entry) => entry.name === name) as HostEntry;
+
+/** The leader, once one leads and has ticked `ticks` times since `since` (ms), other than `not`. */
+async function leaderTicking(context: Context, since: number, not: string | undefined, ticks = 3): Promise<HostEntry> {
+  const name = await waitFor(`a leader other than ${not ?? 'none'} ticking`, async () => {
+    const { leader } = await statusOf(context.dir);
+    if (!leader || leader === not) return undefined;
+    const fresh = hostTicks(leader, clockLog(host(context, leader))).filter((tick) => tick.at > since);
+    return fresh.length >= ticks ? leader : undefined;
+  }, 20_000);
+  return host(context, name);
+}
+
+/** The first tick any host other than `struck` printed after `at`, in ms after `at`. */
+function failoverMs(context: Context, struck: string, at: number): number | undefined {
+  const first = context.manifest.hosts
+    .filter((entry) => entry.name !== struck)
+    .flatMap((entry) => hostTicks(entry.name, clockLog(entry)))
+    .filter((tick) => tick.at > at)
+    .sort((a, b) => a.at - b.at)[0];
+  return first && first.at - at;
+}
+
+function lastTickAt(entry: HostEntry): number {
+  return hostTicks(entry.name, clockLog(entry)).at(-1)?.at ?? 0;
+}
+
+// ---
+
+const Cluster = suite<Context>('cluster: three hosts, one etcd cluster, one leader', {} as Context);
+
+Cluster.before(async (context) => {
+  if (cannot) return;
+  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
+  const run = await cluster(['up', '--hosts', '3', '--dir', context.dir]);
+  assert.is(run.code, 0, run.stderr);
+  context.manifest = readManifest(context.dir) as Manifest;
+});
+
+Cluster.after(async (context) => {
+  if (cannot || !context.dir) return;
+  const manifest = readManifest(context.dir);
+  const run = await cluster(['down', '--dir', context.dir]);
+  assert.is(run.code, 0, run.stderr);
+  for (const entry of manifest?.hosts ?? []) assert.not.ok(namespaceExists(entry.netns), `${entry.netns} is still there`);
+  assert.not.ok(existsSync(context.dir), 'the cluster directory is still there');
+  await rm(join(context.dir, '..'), { recursive: true, force: true });
+});
+
+Cluster('up: one host leads and ticks, the others follow; cluster.json names every host', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const { manifest } = context;
+  assert.is(manifest.hosts.length, 3);
+  for (const entry of manifest.hosts) {
+    for (const field of ['name', 'netns', 'ip', 'pm2Home', 'stateDir', 'logDir'] as const) assert.type(entry[field], 'string');
+  }
+  const leader = await leaderTicking(context, 0, undefined);
+  const status = await statusOf(context.dir);
+  assert.is(status.leader, leader.name);
+  assert.equal(status.hosts.filter((entry) => entry.role === 'follower').length, 2);
+  assert.ok(status.hosts.every((entry) => entry.etcdHealthy), 'an etcd member is not healthy');
+  for (const entry of manifest.hosts) if (entry !== leader) assert.is(hostTicks(entry.name, clockLog(entry)).length, 0, `follower ${entry.name} ticked`);
+});
+
+Cluster('the leader powered off: another host ticks within seconds; powered on, it rejoins as a follower', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const old = await leaderTicking(context, 0, undefined);
+  const at = Date.now();
+  await powerOff(old);
+  const next = await leaderTicking(context, at, old.name);
+  console.log(`    power off of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
+  await powerOn(context.manifest, old);
+  writeManifest(context.dir, context.manifest);
+  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
+  assert.is((await statusOf(context.dir)).leader, next.name, 'the healed host took the lead back');
+});
+
+Cluster('the leader cut off the network: another host ticks, the old one stops ticking; healed, it follows', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const { manifest } = context;
+  const old = await leaderTicking(context, 0, undefined);
+  const at = Date.now();
+  setHostLink(old.netns, manifest.switchNetns, old.link, false);
+  const next = await leaderTicking(context, at, old.name);
+  console.log(`    network cut of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
+  const firstOfNext = hostTicks(next.name, clockLog(next)).find((tick) => tick.at > at)?.at ?? 0;
+  assert.ok(lastTickAt(old) < firstOfNext, `${old.name} ticked at ${lastTickAt(old)}, after ${next.name} began at ${firstOfNext}`);
+  setHostLink(old.netns, manifest.switchNetns, old.link, true);
+  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
+  assert.is((await statusOf(context.dir)).leader, next.name);
+});
+
+Cluster('the leader frozen (SIGSTOP of all its processes): another host ticks; thawed, the old one never ticks again', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const old = await leaderTicking(context, 0, undefined);
+  const at = Date.now();
+  signalAllIn(old.netns, 'SIGSTOP');
+  let next: HostEntry;
+  try {
+    next = await leaderTicking(context, at, old.name);
+  } finally {
+    signalAllIn(old.netns, 'SIGCONT');
+  }
+  console.log(`    freeze of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
+  const thawedAt = Date.now();
+  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
+  assert.ok(lastTickAt(old) < at + 1, `${old.name} ticked again after it was thawed (at ${lastTickAt(old)}, thawed ${thawedAt})`);
+  assert.is((await statusOf(context.dir)).leader, next.name);
+});
+
+Cluster('an etcd member killed: the leader ticks on, undisturbed; restarted, the member is healthy again', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const leader = await leaderTicking(context, 0, undefined);
+  const follower = context.manifest.hosts.find((entry) => entry !== leader) as HostEntry;
+  const etcd = pidsIn(follower.netns).find((pid) => /etcd/.test(readComm(pid)));
+  assert.ok(etcd, `no etcd process on ${follower.name}`);
+  const at = Date.now();
+  process.kill(etcd, 'SIGKILL');
+  await waitFor(`etcd on ${follower.name} to be gone`, () => !isAlive(etcd));
+  await leaderTicking(context, at, undefined, 6);
+  assert.is((await statusOf(context.dir)).leader, leader.name, 'the leader changed when a follower\'s etcd died');
+  follower.etcdPid = startEtcd(context.manifest, follower, 'existing');
+  writeManifest(context.dir, context.manifest);
+  await waitFor(`etcd on ${follower.name} healthy again`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === follower.name)?.etcdHealthy === true, 20_000);
+});
+
+Cluster('the verdict over every host\'s log: no tick number lost, never two hosts at once', async (context) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const verdict = clusterVerdict(context.manifest.hosts.map((entry) => ({ host: entry.name, text: clockLog(entry) })));
+  console.log(`    ${verdict.ticks} ticks over ${verdict.terms.length} leadership terms (${verdict.terms.join(', ')}), ${verdict.continuity.repeats} repeated`);
+  assert.equal(verdict.overlaps, [], 'two hosts ticked at once');
+  assert.equal([...verdict.continuity.threads.values()].flatMap((thread) => thread.breaks), [], 'a tick number was lost');
+  // At most one repeat per thread per failover: 2 threads, one failover per term after the first.
+  assert.ok(verdict.continuity.repeats <= 2 * (verdict.terms.length - 1), `${verdict.continuity.repeats} repeats over ${verdict.terms.length - 1} failovers`);
+  assert.ok(verdict.terms.length >= 4, `only ${verdict.terms.length} terms`);
+});
+
+Cluster.run();
+
+function readComm(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+// ---
+
+type Alone = { sandbox: Sandbox };
+
+const Unreachable = suite<Alone>('cluster mode with etcd out of reach', {} as Alone);
+
+Unreachable.before(async (context) => {
+  // Nothing listens there: every call is refused at once, as from a host whose etcd is down.
+  context.sandbox = await createSandbox({ ...SETTINGS, CLOCK_ETCD: 'http://127.0.0.1:9', CLOCK_HOST: 'alone' });
+  await context.sandbox.pm2('start', ECOSYSTEM);
+});
+Unreachable.after(async ({ sandbox }) => sandbox.cleanup());
+
+Unreachable('the clock waits as a follower, says so once, never ticks, never crash-loops; the probe counts it healthy', async ({ sandbox }) => {
+  const pid = await sandbox.onlinePid('clock');
+  await waitFor('the clock to say etcd does not answer', async () => (await sandbox.outLog()).includes('following (etcd does not answer'));
+  await waitFor('the probe to see the follower healthy', async () => ((await sandbox.outLog('probe')) + (await sandbox.errLog('probe'))).includes(`clock pid ${pid} is healthy`));
+  // Several retries' worth of waiting (back-off 0.25, 0.5, 1, 2 s …).
+  const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
+  await waitFor('five seconds of following', async () => {
+    const beat = await readHeartbeat(heartbeatPath);
+    return beat?.phase === 'following' && Date.now() - beat.startedAt > 5_000 ? beat : undefined;
+  });
+  const log = await sandbox.outLog();
+  assert.is(log.split('\n').filter((line) => line.includes('etcd does not answer')).length, 1, 'said more than once');
+  assert.is(hostTicks('alone', log).length, 0, 'it ticked without the leadership');
+  const clock = (await sandbox.list()).find((p) => p.name === 'clock');
+  assert.is(clock?.pid, pid);
+  assert.is(clock?.restarts, 0);
+  const probe = (await sandbox.outLog('probe')) + (await sandbox.errLog('probe'));
+  assert.not.match(probe, /is hung|is stalled|killed/);
+});
+
+Unreachable.run();
