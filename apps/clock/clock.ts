@@ -211,14 +211,19 @@ export class Clock {
 
   /** Cluster mode: writes `snapshot` to etcd before the first tick; false (and leaving) if the fence says no. */
   private async confirmInCluster(snapshot: string): Promise<boolean> {
-    try {
-      if (await this.cluster?.writeCheckpoint(snapshot)) {
+    let lastError: unknown;
+    // Tried again for as long as the lease holds: a call that went to a member cut off fails, and
+    // the next one goes to another member.
+    while (this.cluster?.holds() && !this.stopping) {
+      try {
+        if (!(await this.cluster.writeCheckpoint(snapshot))) return false;
         this.confirmed = JSON.parse(snapshot) as Checkpoint;
         return true;
+      } catch (error) {
+        lastError = error;
       }
-    } catch (error) {
-      this.deposed(`the first checkpoint could not be written to etcd (${String(error)})`);
     }
+    this.deposed(`the first checkpoint could not be written to etcd before the lease could run out (${String(lastError ?? 'no lease')})`);
     return false;
   }
 
@@ -235,6 +240,9 @@ export class Clock {
     const confirmed = this.confirmed;
     const upTo = confirmed ? (confirmed.run > run ? Number.POSITIVE_INFINITY : confirmed.run === run ? (confirmed.threads[index]?.tick ?? 0) : -1) : -1;
     if (upTo >= tick - 1) return true;
+    // The write that would let it print failed or is slow: it is made again (the newest wins), and
+    // the tick fired again a moment later.
+    if (this.progress) this.fenced?.set(serializeCheckpoint(this.progress.toCheckpoint()));
     setTimeout(() => this.supervisor.assign(index), 100).unref();
     return false;
   }

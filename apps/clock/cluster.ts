@@ -23,11 +23,14 @@ import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 // The part of the lease this leader never uses: scheduling delays, a keep-alive's way to etcd.
 const SAFETY_MS = 500;
 // etcd calls that are not streams: a call still unanswered after this counts as failed.
-const CALL_DEADLINE_MS = 1_000;
-const RETRY_FIRST_MS = 250;
-const RETRY_MAX_MS = 4_000;
-// A follower looks again this often even if its watch saw nothing: a missed event must not stall it.
-const RECHECK_MS = 1_000;
+const CALL_DEADLINE_MS = 750;
+// The back-off while etcd does not answer. Capped low: a member that is merely cut off or frozen
+// fails a call that the next try, on another member, answers; a long back-off would be a long failover.
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 1_000;
+// A follower looks again this often even if its watch saw nothing: a watch opened on a member that
+// is cut off or frozen never says anything, and the follower must not wait on it.
+const RECHECK_MS = 500;
 // The lease's own keep-alive stream goes to one member; when that member dies or freezes, nothing
 // says so for a whole TTL. A leader whose lease has gone unconfirmed this long (a keep-alive is due
 // every TTL / 3) sends one more keep-alive of its own, to a member picked afresh, with a short deadline.
@@ -217,7 +220,8 @@ export class Cluster {
       );
     });
     cancelled = true;
-    await watcher?.cancel().catch(() => {});
+    // Not awaited: the cancel waits for the member the watch went to, which may never answer.
+    void watcher?.cancel().catch(() => {});
   }
 
   /** While leading: the moment the lease could end, it is lost, whatever else is late. */

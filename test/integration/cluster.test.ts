@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,11 +7,11 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { clockLog, missing, type ClusterStatus } from '../../scripts/cluster/cluster.ts';
-import { powerOff, powerOn, startEtcd } from '../../scripts/cluster/hosts.ts';
-import { readManifest, writeManifest, type HostEntry, type Manifest } from '../../scripts/cluster/manifest.ts';
-import { namespaceExists, pidsIn, setHostLink, signalAllIn } from '../../scripts/cluster/netns.ts';
+import { failoverMs, lastTickAt, leaderTicking, rejoinedAsFollower, strike } from '../../scripts/cluster/faults.ts';
+import { readManifest, type HostEntry, type Manifest } from '../../scripts/cluster/manifest.ts';
+import { namespaceExists } from '../../scripts/cluster/netns.ts';
 import { clusterVerdict, hostTicks } from '../../scripts/cluster/verdict.ts';
-import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
+import { waitFor } from '../../scripts/lib/wait.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
@@ -40,33 +40,6 @@ async function statusOf(dir: string): Promise<ClusterStatus> {
   const run = await cluster(['status', '--json', '--dir', dir]);
   assert.is(run.code, 0, run.stderr);
   return JSON.parse(run.stdout) as ClusterStatus;
-}
-
-const host = (context: Context, name: string): HostEntry => context.manifest.hosts.find((entry) => entry.name === name) as HostEntry;
-
-/** The leader, once one leads and has ticked `ticks` times since `since` (ms), other than `not`. */
-async function leaderTicking(context: Context, since: number, not: string | undefined, ticks = 3): Promise<HostEntry> {
-  const name = await waitFor(`a leader other than ${not ?? 'none'} ticking`, async () => {
-    const { leader } = await statusOf(context.dir);
-    if (!leader || leader === not) return undefined;
-    const fresh = hostTicks(leader, clockLog(host(context, leader))).filter((tick) => tick.at > since);
-    return fresh.length >= ticks ? leader : undefined;
-  }, 20_000);
-  return host(context, name);
-}
-
-/** The first tick any host other than `struck` printed after `at`, in ms after `at`. */
-function failoverMs(context: Context, struck: string, at: number): number | undefined {
-  const first = context.manifest.hosts
-    .filter((entry) => entry.name !== struck)
-    .flatMap((entry) => hostTicks(entry.name, clockLog(entry)))
-    .filter((tick) => tick.at > at)
-    .sort((a, b) => a.at - b.at)[0];
-  return first && first.at - at;
-}
-
-function lastTickAt(entry: HostEntry): number {
-  return hostTicks(entry.name, clockLog(entry)).at(-1)?.at ?? 0;
 }
 
 // ---
@@ -98,7 +71,7 @@ Cluster('up: one host leads and ticks, the others follow; cluster.json names eve
   for (const entry of manifest.hosts) {
     for (const field of ['name', 'netns', 'ip', 'pm2Home', 'stateDir', 'logDir'] as const) assert.type(entry[field], 'string');
   }
-  const leader = await leaderTicking(context, 0, undefined);
+  const leader = await leaderTicking(manifest, 0);
   const status = await statusOf(context.dir);
   assert.is(status.leader, leader.name);
   assert.equal(status.hosts.filter((entry) => entry.role === 'follower').length, 2);
@@ -106,66 +79,35 @@ Cluster('up: one host leads and ticks, the others follow; cluster.json names eve
   for (const entry of manifest.hosts) if (entry !== leader) assert.is(hostTicks(entry.name, clockLog(entry)).length, 0, `follower ${entry.name} ticked`);
 });
 
-Cluster('the leader powered off: another host ticks within seconds; powered on, it rejoins as a follower', async (context) => {
-  if (cannot) return console.log(`  (skipped: ${cannot})`);
-  const old = await leaderTicking(context, 0, undefined);
-  const at = Date.now();
-  await powerOff(old);
-  const next = await leaderTicking(context, at, old.name);
-  console.log(`    power off of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
-  await powerOn(context.manifest, old);
-  writeManifest(context.dir, context.manifest);
-  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
-  assert.is((await statusOf(context.dir)).leader, next.name, 'the healed host took the lead back');
-});
+for (const kind of ['power-off-leader', 'cut-leader', 'freeze-leader'] as const) {
+  Cluster(`${kind}: another host ticks within seconds, the old one has stopped; healed, it follows and does not take the lead back`, async ({ dir, manifest }) => {
+    if (cannot) return console.log(`  (skipped: ${cannot})`);
+    const old = await leaderTicking(manifest, 0);
+    const struck = await strike(dir, manifest, kind, old);
+    let next: HostEntry;
+    try {
+      next = await leaderTicking(manifest, struck.at, old.name);
+    } finally {
+      if (kind === 'freeze-leader') await struck.heal();
+    }
+    console.log(`    ${kind} ${old.name}: ${next.name} ticking ${failoverMs(manifest, old.name, struck.at)} ms later`);
+    const firstOfNext = hostTicks(next.name, clockLog(next)).find((tick) => tick.at > struck.at)?.at ?? 0;
+    assert.ok(lastTickAt(old) < firstOfNext, `${old.name} ticked at ${lastTickAt(old)}, after ${next.name} began at ${firstOfNext}`);
+    if (kind !== 'freeze-leader') await struck.heal();
+    await rejoinedAsFollower(manifest, old);
+    assert.ok(lastTickAt(old) < firstOfNext, `${old.name} ticked again once healed`);
+    assert.is((await statusOf(dir)).leader, next.name, 'the healed host took the lead back');
+  });
+}
 
-Cluster('the leader cut off the network: another host ticks, the old one stops ticking; healed, it follows', async (context) => {
+Cluster('kill-etcd: a follower\'s etcd member killed, the leader ticks on undisturbed; restarted, the member is healthy', async ({ dir, manifest }) => {
   if (cannot) return console.log(`  (skipped: ${cannot})`);
-  const { manifest } = context;
-  const old = await leaderTicking(context, 0, undefined);
-  const at = Date.now();
-  setHostLink(old.netns, manifest.switchNetns, old.link, false);
-  const next = await leaderTicking(context, at, old.name);
-  console.log(`    network cut of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
-  const firstOfNext = hostTicks(next.name, clockLog(next)).find((tick) => tick.at > at)?.at ?? 0;
-  assert.ok(lastTickAt(old) < firstOfNext, `${old.name} ticked at ${lastTickAt(old)}, after ${next.name} began at ${firstOfNext}`);
-  setHostLink(old.netns, manifest.switchNetns, old.link, true);
-  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
-  assert.is((await statusOf(context.dir)).leader, next.name);
-});
-
-Cluster('the leader frozen (SIGSTOP of all its processes): another host ticks; thawed, the old one never ticks again', async (context) => {
-  if (cannot) return console.log(`  (skipped: ${cannot})`);
-  const old = await leaderTicking(context, 0, undefined);
-  const at = Date.now();
-  signalAllIn(old.netns, 'SIGSTOP');
-  let next: HostEntry;
-  try {
-    next = await leaderTicking(context, at, old.name);
-  } finally {
-    signalAllIn(old.netns, 'SIGCONT');
-  }
-  console.log(`    freeze of ${old.name}: ${next.name} ticking ${failoverMs(context, old.name, at)} ms later`);
-  const thawedAt = Date.now();
-  await waitFor(`${old.name} back as a follower`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === old.name)?.role === 'follower', 20_000);
-  assert.ok(lastTickAt(old) < at + 1, `${old.name} ticked again after it was thawed (at ${lastTickAt(old)}, thawed ${thawedAt})`);
-  assert.is((await statusOf(context.dir)).leader, next.name);
-});
-
-Cluster('an etcd member killed: the leader ticks on, undisturbed; restarted, the member is healthy again', async (context) => {
-  if (cannot) return console.log(`  (skipped: ${cannot})`);
-  const leader = await leaderTicking(context, 0, undefined);
-  const follower = context.manifest.hosts.find((entry) => entry !== leader) as HostEntry;
-  const etcd = pidsIn(follower.netns).find((pid) => /etcd/.test(readComm(pid)));
-  assert.ok(etcd, `no etcd process on ${follower.name}`);
-  const at = Date.now();
-  process.kill(etcd, 'SIGKILL');
-  await waitFor(`etcd on ${follower.name} to be gone`, () => !isAlive(etcd));
-  await leaderTicking(context, at, undefined, 6);
-  assert.is((await statusOf(context.dir)).leader, leader.name, 'the leader changed when a follower\'s etcd died');
-  follower.etcdPid = startEtcd(context.manifest, follower, 'existing');
-  writeManifest(context.dir, context.manifest);
-  await waitFor(`etcd on ${follower.name} healthy again`, async () => (await statusOf(context.dir)).hosts.find((entry) => entry.name === follower.name)?.etcdHealthy === true, 20_000);
+  const leader = await leaderTicking(manifest, 0);
+  const struck = await strike(dir, manifest, 'kill-etcd', leader);
+  await leaderTicking(manifest, struck.at, undefined, 6);
+  assert.is((await statusOf(dir)).leader, leader.name, 'the leader changed when a follower\'s etcd died');
+  await struck.heal();
+  assert.is((await statusOf(dir)).leader, leader.name);
 });
 
 Cluster('the verdict over every host\'s log: no tick number lost, never two hosts at once', async (context) => {
@@ -181,13 +123,7 @@ Cluster('the verdict over every host\'s log: no tick number lost, never two host
 
 Cluster.run();
 
-function readComm(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8');
-  } catch {
-    return '';
-  }
-}
+
 
 // ---
 
