@@ -1,6 +1,7 @@
 import { SCRIPT_EXIT } from '../lib/cli.ts';
 import { cleanUpOnInterrupt, watchInterrupts } from '../lib/interrupt.ts';
 import { createSandbox } from '../lib/pm2-sandbox.ts';
+import { measureCluster } from './cluster.ts';
 import { printTable, toFigures, toJson } from './figures.ts';
 import { measure, measureStandby, PROBE_HANG_MS, PROBE_PERIOD_MS, TICKS_PER_RUN, type Measurements } from './measure.ts';
 import { HELP, parseOptions, type Options } from './options.ts';
@@ -37,7 +38,7 @@ async function main(): Promise<number> {
   // the anchor of the takeover, into a takeover too.
   const sandbox = await createSandbox({ ...settings, CLOCK_STANDBY: '0' });
   const cleanUpSandbox = cleanUpOnInterrupt(() => sandbox.cleanup());
-  let plain: Omit<Measurements, 'standby'>;
+  let plain: Omit<Measurements, 'standby' | 'cluster'>;
   try {
     plain = await measure(sandbox, options, progress);
   } finally {
@@ -53,7 +54,9 @@ async function main(): Promise<number> {
   } finally {
     await cleanUpStandbySandbox();
   }
-  const measured: Measurements = { ...plain, standby };
+  // Last: its hosts' etcd members and PM2 daemons would compete with everything above for the two cores.
+  const cluster = options.failovers > 0 ? await measureCluster(options.failovers, options.quietSeconds, progress) : undefined;
+  const measured: Measurements = { ...plain, standby, cluster };
   const figures = toFigures(measured);
   if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
   else printTable(figures, options);

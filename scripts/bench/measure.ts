@@ -10,6 +10,7 @@ import { measureProbeCost, type ProbeCpu } from './probe-cost.ts';
 import { measureProbeRecoveries, waitUntilClockSettled, type ProbeRecoveries } from './probe-recovery.ts';
 import { pm2DaemonPid, residentMb } from './proc-usage.ts';
 import { measureStandbyCpu, measureTakeovers, type StandbyCpu, type Takeover } from './takeover.ts';
+import type { ClusterMeasurements } from './cluster.ts';
 import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './tick-accuracy.ts';
 
 /** What `npm run bench` measures, in the order it does: the plain ecosystem, then the hot-standby pair. */
@@ -37,13 +38,15 @@ export interface Measurements {
   probeCost: { quiet: ProbeCpu; crowded: ProbeCpu };
   memoryMb: { clock: number; probe: number; daemon: number; bare: number };
   standby: { takeovers: Takeover[]; cpu: StandbyCpu };
+  /** undefined with --failovers 0. */
+  cluster: ClusterMeasurements | undefined;
 }
 
 /**
  * The probe's cost comes first, while nothing else disturbs the clock it watches; the bare app
  * joins only for the SIGKILLs, its one use; memory is read last, after every restart.
  */
-export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby'>> {
+export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby' | 'cluster'>> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
   const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   let stopSampling = (): void => {};

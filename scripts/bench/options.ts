@@ -9,7 +9,7 @@ const MAX_EXTRA = 20_000;
 const STANDBY_MIN_WINDOW_S = 10;
 
 export const HELP = `npm run bench -- [--kills N] [--hangs N] [--stalls N] [--probe-seconds N] [--extra N]
-                 [--takeovers N] [--standby-seconds N] [--json]
+                 [--takeovers N] [--standby-seconds N] [--failovers N] [--quiet-seconds N] [--json]
 
 Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
   tick accuracy            every tick of run 1 at the default 2 s / 4 s, its lateness against its
@@ -32,6 +32,12 @@ Then, under a second PM2 daemon of its own with CLOCK_STANDBY=1 (two clocks, one
   standby CPU              the idle standby's CPU time as a share of one core, beside the active's
                            over the same window, from 12 s after the standby started (its start-up
                            is not standing by)
+Then, where this machine can make test hosts (Linux, root, Debian's etcd-server: npm run cluster):
+  quiet run                three hosts, one etcd cluster, nothing failing for N s: leader changes
+                           counted (none is the target), the leader's CPU beside the single-host clock's
+  failover                 the leader cut off the network, and the leader powered off (SIGKILL of every
+                           process on it), each N times -> the first tick on another host; beside the
+                           restart and the takeover above
 Prints figures; asserts nothing. Progress goes to stderr.
 
   --kills N           SIGKILLs per app (default 20)
@@ -42,6 +48,8 @@ Prints figures; asserts nothing. Progress goes to stderr.
   --extra N           idle processes added for the second window (default 2000, at most 20000)
   --takeovers N       SIGKILLs of the active clock in standby mode (default 20)
   --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
+  --failovers N       failovers of each kind in cluster mode (default 10; 0 leaves the cluster out)
+  --quiet-seconds N   length of the cluster's quiet run in seconds (default 300, at least 10)
   --json              machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;
 
@@ -53,6 +61,8 @@ export interface Options {
   extra: number;
   takeovers: number;
   standbySeconds: number;
+  failovers: number;
+  quietSeconds: number;
   json: boolean;
 }
 
@@ -68,6 +78,8 @@ export function parseOptions(args: string[] = process.argv.slice(2)): Options | 
       extra: { type: 'string', default: '2000' },
       takeovers: { type: 'string', default: '20' },
       'standby-seconds': { type: 'string', default: '20' },
+      failovers: { type: 'string', default: '10' },
+      'quiet-seconds': { type: 'string', default: '300' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -81,6 +93,8 @@ export function parseOptions(args: string[] = process.argv.slice(2)): Options | 
     extra: wholeNumber('--extra', values.extra, 1, MAX_EXTRA),
     takeovers: wholeNumber('--takeovers', values.takeovers, 1),
     standbySeconds: wholeNumber('--standby-seconds', values['standby-seconds'], STANDBY_MIN_WINDOW_S),
+    failovers: wholeNumber('--failovers', values.failovers, 0),
+    quietSeconds: wholeNumber('--quiet-seconds', values['quiet-seconds'], 10),
     json: values.json,
   };
 }

@@ -7,8 +7,11 @@ import { RECOVERY_DEADLINE_MS } from './health.ts';
 import { renderReport, verdict } from './report.ts';
 import { chaosSettings, runChaos } from './run.ts';
 import { watchInterrupts } from '../lib/interrupt.ts';
+import { missing } from '../cluster/cluster.ts';
+import { CLUSTER_FAULT_DESCRIPTIONS, CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
+import { clusterVerdictOk, renderClusterReport, runClusterChaos } from './cluster-run.ts';
 
-const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby]
+const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby | --cluster]
 
 Breaks the clock and the probe on purpose, one fault at a time at random moments, checks that each
 heals, then reads the clock's whole PM2 log and checks that no tick was lost. It runs against a PM2
@@ -26,9 +29,10 @@ log); for the probe, to PM2 reporting a new one online. All along, the process t
 thread: no tick number missing, no more repeats than crashes, and back to run 1 only where the clock
 logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
 
-  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby; at most ${MAX_FAULTS})
+  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby, ${defaultFaults(false, true)} with --cluster; at most ${MAX_FAULTS})
   --seed S     seed of the random choices (default: a new one, printed): the same seed, the same faults
   --standby    hot-standby mode: the sandbox runs CLOCK_STANDBY=1 (see below)
+  --cluster    cluster mode: three test hosts, host-level faults (see below)
 
 --standby: PM2 runs two clock instances; exactly one is active (owns the state lock, writes the
 heartbeat, ticks), the other is the standby, waiting to take over. "The clock" a fault strikes is the
@@ -42,6 +46,14 @@ tick after that line; after a kill of the standby, the active must not change, a
 runs to PM2 reporting the new standby waiting. All along: never more than two clocks for longer than
 one probe period, and never two ticking at once (in both modes the heartbeat is watched: only the
 owner of the state writes it, so once another clock has written it the old one never may again).
+
+--cluster: three test hosts on this machine (npm run cluster: network namespaces, a 3-member etcd,
+a PM2 daemon on each; Linux, root, Debian's etcd-server), and host-level faults, every kind once in
+each round of ${CLUSTER_FAULT_KINDS.length}:
+${CLUSTER_FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${CLUSTER_FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+After each: another host ticks (time to recover: the fault to its first tick), the old leader had
+stopped ticking before, and once healed it follows and the lead stays. At the end, over every host's
+log: no tick number lost, at most one repeat per thread per failover, never two hosts at once.
 
 Environment: CLOCK_INTERVALS (default 0.2,0.4), CLOCK_TICKS (default 5), PROBE_PERIOD_MS (default 200),
 PROBE_HANG_MS (default 1000) set the sandbox's clock and probe.
@@ -73,9 +85,19 @@ async function main(): Promise<number> {
   const progress = createProgress();
   // The run stops at its next step and cleans up its sandbox on the way out.
   const interruption = watchInterrupts('chaos', 'unwind');
-  const mode = options.standby ? ' --standby' : '';
+  const mode = options.standby ? ' --standby' : options.cluster ? ' --cluster' : '';
   progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed}${mode} repeats this run`);
   try {
+    if (options.cluster) {
+      const cannot = missing();
+      if (cannot) {
+        console.error(`chaos: --cluster: ${cannot}`);
+        return process.getuid?.() !== 0 ? SCRIPT_EXIT.needsRoot : SCRIPT_EXIT.failed;
+      }
+      const outcome = await runClusterChaos(options, progress, interruption.signal);
+      process.stdout.write(renderClusterReport(outcome));
+      return clusterVerdictOk(outcome).ok ? SCRIPT_EXIT.ok : SCRIPT_EXIT.failed;
+    }
     const outcome = await runChaos(options, progress, interruption.signal);
     process.stdout.write(renderReport(outcome));
     return verdict(outcome).ok ? SCRIPT_EXIT.ok : SCRIPT_EXIT.failed;

@@ -8,20 +8,22 @@ const seed42 = () => 42;
 const Defaults = suite('chaos options: defaults and help');
 
 Defaults('no options: two rounds of every fault, and a fresh seed', () => {
-  assert.equal(parseChaosArgs([], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 42, standby: false } });
+  assert.equal(parseChaosArgs([], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 42, standby: false, cluster: false } });
   assert.is(DEFAULT_FAULTS, 2 * FAULT_KINDS.length);
 });
 
 Defaults('--faults and --seed, in either spelling', () => {
-  assert.equal(parseChaosArgs(['--faults', '7', '--seed', '1'], seed42), { kind: 'run', options: { faults: 7, seed: 1, standby: false } });
-  assert.equal(parseChaosArgs(['--faults=50', '--seed=0'], seed42), { kind: 'run', options: { faults: 50, seed: 0, standby: false } });
-  assert.equal(parseChaosArgs(['--seed', '4294967295'], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 4294967295, standby: false } });
+  assert.equal(parseChaosArgs(['--faults', '7', '--seed', '1'], seed42), { kind: 'run', options: { faults: 7, seed: 1, standby: false, cluster: false } });
+  assert.equal(parseChaosArgs(['--faults=50', '--seed=0'], seed42), { kind: 'run', options: { faults: 50, seed: 0, standby: false, cluster: false } });
+  assert.equal(parseChaosArgs(['--seed', '4294967295'], seed42), { kind: 'run', options: { faults: DEFAULT_FAULTS, seed: 4294967295, standby: false, cluster: false } });
 });
 
 Defaults('--standby: hot-standby mode, and two rounds of its 9 kinds by default', () => {
-  assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 18, seed: 42, standby: true } });
-  assert.equal(parseChaosArgs(['--faults', '8', '--seed', '3', '--standby'], seed42), { kind: 'run', options: { faults: 8, seed: 3, standby: true } });
+  assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 18, seed: 42, standby: true, cluster: false } });
+  assert.equal(parseChaosArgs(['--faults', '8', '--seed', '3', '--standby'], seed42), { kind: 'run', options: { faults: 8, seed: 3, standby: true, cluster: false } });
   assert.is(parseChaosArgs(['--standby=1']).kind, 'usage');
+  assert.equal(parseChaosArgs(['--cluster'], seed42), { kind: 'run', options: { faults: 8, seed: 42, standby: false, cluster: true } });
+  assert.is(parseChaosArgs(['--cluster', '--standby']).kind, 'usage');
 });
 
 Defaults('a given seed is used as it is; the generator is not asked', () => {
