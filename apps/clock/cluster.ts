@@ -117,7 +117,6 @@ export class Cluster {
           .commit();
         if (result.succeeded) {
           this.leading = true;
-          this.watchDeadline();
           return { checkpoint: await this.readCheckpoint() };
         }
         retryMs = RETRY_FIRST_MS;
@@ -184,6 +183,7 @@ export class Cluster {
     });
     this.leaseId = await lease.grant();
     this.confirmedSentAt = Math.max(this.confirmedSentAt, grantSentAt);
+    this.watchLease();
   }
 
   private dropLease(): void {
@@ -224,17 +224,22 @@ export class Cluster {
     void watcher?.cancel().catch(() => {});
   }
 
-  /** While leading: the moment the lease could end, it is lost, whatever else is late. */
-  private watchDeadline(): void {
+  /**
+   * While leading, the moment the lease could end it is lost, whatever else is late. Leading or not,
+   * a lease gone unconfirmed too long is nudged: a follower whose keep-alives went to a dead member
+   * would otherwise win the election with a lease about to end, and lose it at once.
+   */
+  private watchLease(): void {
+    if (this.checker) return;
     const nudgeAfterMs = (this.config.leaseS * 1_000) / 3 + NUDGE_GRACE_MS;
     this.checker = setInterval(() => {
       const unconfirmedMs = performance.now() - this.confirmedSentAt;
       if (this.leading && !this.holds()) this.lose(`etcd has not confirmed its lease for ${Math.round(unconfirmedMs)} ms (lease ${this.config.leaseS} s)`);
-      else if (this.leading && unconfirmedMs > nudgeAfterMs) this.nudge();
+      else if (unconfirmedMs > nudgeAfterMs) this.nudge();
     }, 50);
   }
 
-  /** One keep-alive of the leader's own, beside the lease's stream, which may be stuck on a dead member. */
+  /** One keep-alive of its own, beside the lease's stream, which may be stuck on a dead member. */
   private nudge(): void {
     const lease = this.lease;
     if (this.nudging || !lease) return;
