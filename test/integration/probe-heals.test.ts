@@ -14,6 +14,27 @@ const probeSettings = { PROBE_PERIOD_MS: '200', PROBE_HANG_MS: String(HANG_MS) }
 
 const probeSays = (sandbox: Sandbox, text: string): Promise<boolean> => logSays(sandbox, 'probe', text);
 
+/**
+ * Once the probe sees clock `pid` healthy and it has ticked past its first second (a clock that
+ * fails sooner counts as a crash loop and is held back), does `fault` to it and waits for the first
+ * tick of the clock PM2 started in its place: ms from the fault to that tick (by its own time), and the log.
+ */
+async function healedByProbe(sandbox: Sandbox, pid: number, fault: () => Promise<void>): Promise<{ recoveredMs: number; log: string }> {
+  await waitFor('the probe to see the clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
+  await waitFor('the clock to have ticked for over a second', async () => tickCount(await sandbox.outLog()) >= 8);
+  const resumes = ((await sandbox.outLog()).match(/clock: resumed run/g) ?? []).length;
+  const faultAt = Date.now();
+  await fault();
+  const log = await waitFor('a tick from the restarted clock', async () => {
+    const text = await sandbox.outLog();
+    const resumedAt = text.split('\n').filter((line) => line.startsWith('clock: resumed run'))[resumes];
+    return resumedAt && ticksOf(text.slice(text.lastIndexOf(resumedAt))).length > 0 ? text : undefined;
+  });
+  const firstTick = ticksOf(log.slice(log.lastIndexOf('clock: resumed run')))[0];
+  assert.ok(firstTick);
+  return { recoveredMs: Date.parse(firstTick.timestamp.replace(' ', 'T')) - faultAt, log };
+}
+
 // ---
 
 const Hang = suite<Context>('probe: a hung clock', {} as Context);
@@ -26,21 +47,7 @@ Hang.after(async ({ sandbox }) => sandbox.cleanup());
 
 Hang('kill -STOP: killed and back, ticking on, within PROBE_HANG_MS + 1 s', async ({ sandbox }) => {
   const pid = await sandbox.onlinePid('clock');
-  await waitFor('the probe to see the clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
-  // Past its first second of ticking: a clock that hangs sooner counts as a crash loop and is held back.
-  await waitFor('the clock to have ticked for over a second', async () => tickCount(await sandbox.outLog()) >= 8);
-  const before = await sandbox.outLog();
-  const resumes = (before.match(/clock: resumed run/g) ?? []).length;
-  const stoppedAt = Date.now();
-  process.kill(pid, 'SIGSTOP');
-  const log = await waitFor('a tick from the restarted clock', async () => {
-    const text = await sandbox.outLog();
-    const resumedAt = text.split('\n').filter((line) => line.startsWith('clock: resumed run'))[resumes];
-    return resumedAt && ticksOf(text.slice(text.lastIndexOf(resumedAt))).length > 0 ? text : undefined;
-  });
-  const firstTick = ticksOf(log.slice(log.lastIndexOf('clock: resumed run')))[0];
-  assert.ok(firstTick);
-  const recoveredMs = Date.parse(firstTick.timestamp.replace(' ', 'T')) - stoppedAt;
+  const { recoveredMs, log } = await healedByProbe(sandbox, pid, async () => void process.kill(pid, 'SIGSTOP'));
   assert.ok(recoveredMs < HANG_MS + 1000, `ticking again after ${recoveredMs} ms`);
   assert.ok(await probeSays(sandbox, `clock pid ${pid} is hung: no heartbeat for`));
   assert.ok(await probeSays(sandbox, `killed hung clock pid ${pid} (SIGKILL); PM2 restarts it`));
@@ -97,19 +104,7 @@ Stalled.after(async ({ sandbox }) => sandbox.cleanup());
 
 Stalled('pm2 trigger clock fault stall: found stalled, killed, back and ticking, no tick lost', async ({ sandbox }) => {
   const pid = await sandbox.onlinePid('clock');
-  await waitFor('the probe to see the clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
-  await waitFor('the clock to have ticked for over a second', async () => tickCount(await sandbox.outLog()) >= 8);
-  const resumes = ((await sandbox.outLog()).match(/clock: resumed run/g) ?? []).length;
-  const stalledAt = Date.now();
-  await sandbox.pm2('trigger', 'clock', 'fault', 'stall');
-  const log = await waitFor('a tick from the restarted clock', async () => {
-    const text = await sandbox.outLog();
-    const resumedAt = text.split('\n').filter((line) => line.startsWith('clock: resumed run'))[resumes];
-    return resumedAt && ticksOf(text.slice(text.lastIndexOf(resumedAt))).length > 0 ? text : undefined;
-  });
-  const firstTick = ticksOf(log.slice(log.lastIndexOf('clock: resumed run')))[0];
-  assert.ok(firstTick);
-  const recoveredMs = Date.parse(firstTick.timestamp.replace(' ', 'T')) - stalledAt;
+  const { recoveredMs, log } = await healedByProbe(sandbox, pid, async () => void (await sandbox.pm2('trigger', 'clock', 'fault', 'stall')));
   console.log(`    ticking again ${recoveredMs} ms after the stall`);
   // Owed for its interval (0.2 s) + PROBE_HANG_MS, one interval after its last tick: a loose bound, the bench measures.
   assert.ok(recoveredMs < 2 * 200 + HANG_MS + 1500, `ticking again after ${recoveredMs} ms`);

@@ -263,6 +263,20 @@ function assertOneTickerInLog(sandbox: Sandbox, log: string, crashes: number): v
 }
 
 /** Starts the ecosystem in standby mode in a sandbox of its own, watched from the start. */
+/** The first takeover line in the log (it must be from `active`), and the first tick printed after it. */
+async function firstTickAfterTakeover(sandbox: Sandbox, active: number): Promise<{ tookOver: RegExpExecArray; firstTick: ReturnType<typeof ticksOf>[number] }> {
+  const log = await waitFor('a tick from the clock that took over', async () => {
+    const text = await sandbox.outLog();
+    const line = lines(text, TOOK_OVER_LINE)[0];
+    return line && ticksOf(text.slice(text.indexOf(line[0]))).length > 0 ? text : undefined;
+  });
+  const tookOver = lines(log, TOOK_OVER_LINE)[0] as RegExpExecArray;
+  assert.is(Number(tookOver[1]), active);
+  const firstTick = ticksOf(log.slice(log.indexOf(tookOver[0])))[0];
+  assert.ok(firstTick);
+  return { tookOver, firstTick };
+}
+
 async function startSandbox(context: Context, extra: NodeJS.ProcessEnv = {}): Promise<void> {
   context.sandbox = await createSandbox({ ...SETTINGS, ...extra });
   context.watch = new OneAtATime(context.sandbox);
@@ -523,17 +537,9 @@ Hung('the probe kills it, the standby takes over within PROBE_HANG_MS + 1 s, no 
   const stoppedAt = Date.now();
   process.kill(active, 'SIGSTOP');
   try {
-    const log = await waitFor('a tick from the clock that took over', async () => {
-      const text = await sandbox.outLog();
-      const line = lines(text, TOOK_OVER_LINE)[0];
-      return line && ticksOf(text.slice(text.indexOf(line[0]))).length > 0 ? text : undefined;
-    });
-    const tookOver = lines(log, TOOK_OVER_LINE)[0] as RegExpExecArray;
-    assert.is(Number(tookOver[1]), active);
+    const { tookOver, firstTick } = await firstTickAfterTakeover(sandbox, active);
     console.log(`    takeover after the probe killed the hung active: ${tookOver[2]} ms`);
     assert.ok(Number(tookOver[2]) < TAKEOVER_SANITY_MS, `took over in ${tookOver[2]} ms`);
-    const firstTick = ticksOf(log.slice(log.indexOf(tookOver[0])))[0];
-    assert.ok(firstTick);
     const recoveredMs = tickTimeMs(firstTick) - stoppedAt;
     console.log(`    ticking again ${recoveredMs} ms after the kill -STOP`);
     assert.ok(recoveredMs < HANG_MS + 1000, `ticking again after ${recoveredMs} ms`);
@@ -573,15 +579,7 @@ Stalled('the probe kills it as stalled, the standby takes over, no tick lost', a
   assert.ok(pmId !== undefined, 'PM2 lists the active clock');
   const stalledAt = Date.now();
   await sandbox.pm2('trigger', String(pmId), 'fault', 'stall');
-  const log = await waitFor('a tick from the clock that took over', async () => {
-    const text = await sandbox.outLog();
-    const line = lines(text, TOOK_OVER_LINE)[0];
-    return line && ticksOf(text.slice(text.indexOf(line[0]))).length > 0 ? text : undefined;
-  });
-  const tookOver = lines(log, TOOK_OVER_LINE)[0] as RegExpExecArray;
-  assert.is(Number(tookOver[1]), active);
-  const firstTick = ticksOf(log.slice(log.indexOf(tookOver[0])))[0];
-  assert.ok(firstTick);
+  const { tookOver, firstTick } = await firstTickAfterTakeover(sandbox, active);
   console.log(`    ticking again ${tickTimeMs(firstTick) - stalledAt} ms after the stall (takeover ${tookOver[2]} ms)`);
   assert.ok(await logSays(sandbox, 'probe', `clock pid ${active} is stalled: its heartbeat is fresh`));
   assert.ok(await logSays(sandbox, 'probe', `killed stalled clock pid ${active} (SIGKILL); PM2 restarts it`));
