@@ -131,7 +131,10 @@ export class Clock {
     if (this.stopping || this.leaving) return;
     const resumed = this.resume(fromCluster ? { kind: 'loaded', checkpoint: fromCluster } : loaded);
     this.progress = resumed.progress;
-    if (this.cluster && !(await this.confirmInCluster(serializeCheckpoint(this.progress.toCheckpoint())))) return;
+    // What etcd holds already needs no write before the first tick; a rolled-over or local one does.
+    const start = serializeCheckpoint(this.progress.toCheckpoint());
+    if (this.cluster && fromCluster && start === serializeCheckpoint({ ...fromCluster, resumes: this.progress.resumes })) this.confirmed = fromCluster;
+    else if (this.cluster && !(await this.confirmInCluster(start))) return;
 
     await this.supervisor.ready();
     if (this.stopping) return;

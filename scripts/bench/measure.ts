@@ -24,8 +24,9 @@ export const PROBE_HANG_MS = 3_000;
 // The bench's clock runs at the production defaults: run 1 is 20 ticks of 2 threads.
 const THREADS = 2;
 export const TICKS_PER_RUN = 20;
-// The shortest of those defaults' intervals: a stall is found on the thread that owes a tick soonest.
+// Those defaults' intervals: a stall is found on the thread that owes a tick soonest.
 export const SHORTEST_INTERVAL_MS = 2_000;
+export const LONGEST_INTERVAL_MS = 4_000;
 // The standby's own start-up (JIT, garbage collection) fades within ~12 s; see measureStandbyCpu.
 export const STANDBY_WARMUP_S = 12;
 

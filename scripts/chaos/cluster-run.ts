@@ -1,5 +1,4 @@
-import { rm } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from '../lib/stats.ts';
@@ -23,6 +22,8 @@ export interface ClusterOutcome {
   results: FailoverResult[];
   verdict: ClusterVerdict | undefined;
   stoppedEarly: string | undefined;
+  /** Where a failed run's host logs (clock, probe, etcd) were kept. */
+  evidence?: string | undefined;
 }
 
 export const CLUSTER_HOSTS = 3;
@@ -55,6 +56,13 @@ export async function runClusterChaos(options: ChaosOptions, progress: Progress,
     }
     progress.finish();
     outcome.verdict = clusterVerdict(manifest.hosts.map((host) => ({ host: host.name, text: clockLog(host) })));
+    if (!clusterVerdictOk(outcome).ok) {
+      outcome.evidence = await mkdtemp(join(tmpdir(), 'estatus-chaos-evidence-'));
+      for (const host of manifest.hosts) {
+        await cp(host.logDir, join(outcome.evidence, host.name, 'logs'), { recursive: true }).catch(() => {});
+        await cp(join(host.etcdDir, '..', 'etcd.log'), join(outcome.evidence, host.name, 'etcd.log')).catch(() => {});
+      }
+    }
     return outcome;
   } finally {
     await down(dir, (line) => progress.note(line)).catch((error: unknown) => progress.note(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
@@ -102,6 +110,7 @@ export function renderClusterReport(outcome: ClusterOutcome): string {
           `one ticking host at a time: ${verdict.overlaps.length === 0 ? 'never two at once' : `TWO AT ONCE, ${verdict.overlaps.length} time(s)`} (${verdict.terms.length} leadership terms: ${verdict.terms.join(', ')})`,
         ]
       : []),
+    ...(outcome.evidence ? [`the hosts' logs are kept in ${outcome.evidence}`] : []),
     judged.ok ? `verdict: PASS: all ${outcome.results.length} faults recovered; no tick lost; never two hosts at once` : `verdict: FAIL\n${judged.reasons.map((reason) => `  ${reason}`).join('\n')}`,
   );
   return `${lines.join('\n')}\n`;
