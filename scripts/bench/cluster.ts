@@ -21,6 +21,9 @@ export interface ClusterMeasurements {
   skipped: string | undefined;
   cutMs: number[];
   powerOffMs: number[];
+  /** The same failovers, to the new leader ready to tick rather than to its first tick. */
+  cutReadyMs: number[];
+  powerOffReadyMs: number[];
   /** Failovers that did not happen as they must (another host ticking, the old one stopped, the lead kept once healed). */
   failures: string[];
   quietSeconds: number;
@@ -34,7 +37,7 @@ const SETTINGS = { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', PROBE_PERIOD_MS: '
 const LOOK_EVERY_MS = 1_000;
 
 export async function measureCluster(count: number, quietSeconds: number, progress: (line: string) => void): Promise<ClusterMeasurements> {
-  const result: ClusterMeasurements = { skipped: missing(), cutMs: [], powerOffMs: [], failures: [], quietSeconds, quietChanges: 0, leaderCpuPercent: Number.NaN };
+  const result: ClusterMeasurements = { skipped: missing(), cutMs: [], powerOffMs: [], cutReadyMs: [], powerOffReadyMs: [], failures: [], quietSeconds, quietChanges: 0, leaderCpuPercent: Number.NaN };
   if (result.skipped) return result;
   const parent = await mkdtemp(join(tmpdir(), 'estatus-bench-cluster-'));
   const dir = join(parent, 'cluster');
@@ -52,8 +55,9 @@ export async function measureCluster(count: number, quietSeconds: number, progre
         const waitMs = FAULT_WAIT_MS.min + Math.floor(Math.random() * (FAULT_WAIT_MS.max - FAULT_WAIT_MS.min));
         const done = await failover(dir, manifest, kind, waitMs);
         if (done.recovered && done.failoverMs !== undefined) (kind === 'cut-leader' ? result.cutMs : result.powerOffMs).push(done.failoverMs);
+        if (done.recovered && done.readyMs !== undefined) (kind === 'cut-leader' ? result.cutReadyMs : result.powerOffReadyMs).push(done.readyMs);
         else result.failures.push(`${kind}: ${done.problem ?? 'no failover time'}`);
-        progress(`cluster: ${kind} ${round}/${count}: ${done.recovered ? `${done.leaderAfter} ticking ${done.failoverMs} ms later` : `FAILED: ${done.problem}`}`);
+        progress(`cluster: ${kind} ${round}/${count}: ${done.recovered ? `${done.leaderAfter} ready ${done.readyMs} ms, ticking ${done.failoverMs} ms later` : `FAILED: ${done.problem}`}`);
       }
     }
     return result;

@@ -86,9 +86,18 @@ function clusterFigures(cluster: ClusterMeasurements, restartMs: number[], takeo
     };
   };
   const extra = cluster.leaderCpuPercent - cpu.activePercent;
+  const readyFigure = (name: string, ms: number[]): Figure => ({
+    name,
+    value: `${median(ms)} ms, ${percentile(ms, 0.95)} ms`,
+    anchor: 'the new leader ready to tick (its readyAt); a tick may not be due yet',
+    target: '-',
+    met: null,
+  });
   return [
     failoverFigure('failover: leader cut off (median, p95)', cluster.cutMs, 'cut-leader'),
+    readyFigure('  the same, to the new leader ready', cluster.cutReadyMs),
     failoverFigure('failover: leader powered off (median, p95)', cluster.powerOffMs, 'power-off-leader'),
+    readyFigure('  the same, to the new leader ready', cluster.powerOffReadyMs),
     {
       name: 'leader changes, nothing failing',
       value: `${cluster.quietChanges} in ${cluster.quietSeconds} s`,
@@ -205,7 +214,7 @@ export function toJson(options: Options, measured: Measurements, figures: Figure
 }
 
 export function printTable(figures: Figure[], options: Options): void {
-  const rows = [['figure', 'measured', 'anchor', 'target', ''], ...figures.map((f) => [f.name, f.value, f.anchor, f.target, f.met === null ? 'skipped' : f.met ? 'met' : 'MISSED'])];
+  const rows = [['figure', 'measured', 'anchor', 'target', ''], ...figures.map((f) => [f.name, f.value, f.anchor, f.target, f.met === null ? (f.target === '-' ? '' : 'skipped') : f.met ? 'met' : 'MISSED'])];
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log(
     `estatus bench: ${options.kills} SIGKILLs per app, ${options.hangs} hangs, ${options.stalls} stalls, probe CPU over ${options.probeSeconds} s per window, ` +

@@ -1,4 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
 import { clockLog } from './cluster.ts';
 import { failoverMs, lastTickAt, LEAD_MOVES, leaderTicking, rejoinedAsFollower, strike, type ClusterFaultKind } from './faults.ts';
 import type { Manifest } from './manifest.ts';
@@ -13,6 +15,12 @@ export interface FailoverResult {
   recovered: boolean;
   /** ms from the fault to the first tick on another host (faults that move the lead); undefined otherwise or if none came. */
   failoverMs: number | undefined;
+  /**
+   * ms from the fault to the new leader ready to tick (its heartbeat's readyAt): the failover
+   * itself. The first tick may come up to an interval later, when none is due at once (in a run's
+   * second half only the 4 s thread ticks).
+   */
+  readyMs: number | undefined;
   problem: string | undefined;
 }
 
@@ -28,7 +36,7 @@ export async function failover(dir: string, manifest: Manifest, kind: ClusterFau
   const leader = await leaderTicking(manifest, Date.now() - 60_000, undefined, 3, 30_000);
   await sleep(waitMs);
   const struck = await strike(dir, manifest, kind, leader);
-  const result: FailoverResult = { kind, struck: struck.host.name, leaderAfter: undefined, recovered: false, failoverMs: undefined, problem: undefined };
+  const result: FailoverResult = { kind, struck: struck.host.name, leaderAfter: undefined, recovered: false, failoverMs: undefined, readyMs: undefined, problem: undefined };
   let healed = false;
   const heal = async (): Promise<void> => {
     if (!healed) await struck.heal();
@@ -38,6 +46,8 @@ export async function failover(dir: string, manifest: Manifest, kind: ClusterFau
     if (LEAD_MOVES.has(kind)) {
       const next = await leaderTicking(manifest, struck.at, leader.name);
       result.failoverMs = failoverMs(manifest, leader.name, struck.at);
+      const readyAt = (await readHeartbeat(statePaths(next.stateDir).heartbeat))?.readyAt;
+      result.readyMs = readyAt ? readyAt - struck.at : undefined;
       result.leaderAfter = next.name;
       const began = hostTicks(next.name, clockLog(next)).find((tick) => tick.at > struck.at)?.at ?? 0;
       await heal();
