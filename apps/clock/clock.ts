@@ -197,6 +197,7 @@ export class Clock {
         publishMetrics({ role: { value: 'follower' } });
       },
       lost: (reason) => this.deposed(reason),
+      trouble: (line) => warn(`cluster ${cluster.name}: ${line}`),
     });
     this.following = true;
     const { checkpoint } = await this.cluster.campaign();
@@ -240,14 +241,19 @@ export class Clock {
       this.deposed('its lease may have run out at etcd');
       return false;
     }
-    const confirmed = this.confirmed;
-    const upTo = confirmed ? (confirmed.run > run ? Number.POSITIVE_INFINITY : confirmed.run === run ? (confirmed.threads[index]?.tick ?? 0) : -1) : -1;
-    if (upTo >= tick - 1) return true;
+    if (this.isConfirmed(index, run, tick - 1)) return true;
     // The write that would let it print failed or is slow: it is made again (the newest wins), and
     // the tick fired again a moment later.
     if (this.progress) this.fenced?.set(serializeCheckpoint(this.progress.toCheckpoint()));
     setTimeout(() => this.supervisor.assign(index), 100).unref();
     return false;
+  }
+
+  /** Whether etcd holds thread `index` at `tick` of `run` or later (tick 0: the run's start). */
+  private isConfirmed(index: number, run: number, tick: number): boolean {
+    const confirmed = this.confirmed;
+    if (!confirmed || confirmed.run < run) return false;
+    return confirmed.run > run || (confirmed.threads[index]?.tick ?? 0) >= tick;
   }
 
   /** Leadership is lost: not one more tick; the process leaves and PM2 starts a follower in its place. */

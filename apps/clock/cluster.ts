@@ -48,6 +48,8 @@ export interface ClusterEvents {
   following(leader: string | undefined, why: string): void;
   /** Leadership is lost (the lease ran out, the key is another's): stop ticking at once. */
   lost(reason: string): void;
+  /** Something worth a line in the error log that changes nothing here (a damaged checkpoint in etcd). */
+  trouble(line: string): void;
 }
 
 export class Cluster {
@@ -121,7 +123,7 @@ export class Cluster {
           .if(this.leaderKey, 'Create', '==', 0)
           // The checkpoint comes with the win: one round trip fewer between the old leader's end and ticking here.
           .then(this.client.put(this.leaderKey).value(this.me).lease(this.leaseId as string), this.client.get(this.checkpointKey))
-          .else(this.client.get(this.leaderKey), this.client.get(this.checkpointKey))
+          .else(this.client.get(this.leaderKey))
           .commit();
         this.isCurrent(result.header);
         if (result.succeeded) {
@@ -170,7 +172,7 @@ export class Cluster {
     try {
       return parseCheckpoint(text);
     } catch (error) {
-      this.events.following(this.me, `the cluster's checkpoint ${this.checkpointKey} is damaged (${oneLine(error)}); this host's own is used instead`);
+      this.events.trouble(`the cluster's checkpoint ${this.checkpointKey} is damaged (${oneLine(error)}); this host's own is used instead, and the damaged one is left in etcd until overwritten`);
       return undefined;
     }
   }

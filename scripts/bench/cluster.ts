@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { down, missing, up } from '../cluster/cluster.ts';
-import { failover, FAULT_WAIT_MS } from '../cluster/failovers.ts';
+import { WAIT_MS } from '../chaos/plan.ts';
+import { failover } from '../cluster/failovers.ts';
 import { leaderTicking } from '../cluster/faults.ts';
 import { readManifest, type Manifest } from '../cluster/manifest.ts';
 import { cleanUpOnInterrupt } from '../lib/interrupt.ts';
@@ -52,7 +53,8 @@ export async function measureCluster(count: number, quietSeconds: number, progre
     await quietWindow(manifest, result, progress);
     for (let round = 1; round <= count; round++) {
       for (const kind of ['cut-leader', 'power-off-leader'] as const) {
-        const waitMs = FAULT_WAIT_MS.min + Math.floor(Math.random() * (FAULT_WAIT_MS.max - FAULT_WAIT_MS.min));
+        // Each after 0.5-2 s of ticking, as chaos draws them: the fault lands anywhere in the lease's keep-alive beat.
+        const waitMs = WAIT_MS.min + Math.floor(Math.random() * (WAIT_MS.max - WAIT_MS.min));
         const done = await failover(dir, manifest, kind, waitMs);
         if (done.recovered && done.failoverMs !== undefined) (kind === 'cut-leader' ? result.cutMs : result.powerOffMs).push(done.failoverMs);
         if (done.recovered && done.readyMs !== undefined) (kind === 'cut-leader' ? result.cutReadyMs : result.powerOffReadyMs).push(done.readyMs);

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from '../lib/stats.ts';
 import { clockLog, down, up } from '../cluster/cluster.ts';
-import { failover, FAULT_WAIT_MS, type FailoverResult } from '../cluster/failovers.ts';
-import { CLUSTER_FAULT_KINDS, type ClusterFaultKind } from '../cluster/faults.ts';
+import { failover, type FailoverResult } from '../cluster/failovers.ts';
+import { CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
+import { readManifest } from '../cluster/manifest.ts';
 import { clusterVerdict, type ClusterVerdict } from '../cluster/verdict.ts';
 import type { ChaosOptions } from './options.ts';
-import { mulberry32, randomInt, shuffle } from './prng.ts';
+import { planFaults } from './plan.ts';
 import type { Progress } from './progress.ts';
 import { chaosSettings } from './run.ts';
 
@@ -29,20 +30,14 @@ export interface ClusterOutcome {
 export const CLUSTER_HOSTS = 3;
 
 export async function runClusterChaos(options: ChaosOptions, progress: Progress, signal: AbortSignal): Promise<ClusterOutcome> {
-  const random = mulberry32(options.seed);
-  const plan: { kind: ClusterFaultKind; waitMs: number }[] = [];
-  let round: ClusterFaultKind[] = [];
-  for (let number = 1; number <= options.faults; number++) {
-    if (round.length === 0) round = shuffle(random, CLUSTER_FAULT_KINDS);
-    plan.push({ kind: round.shift() as ClusterFaultKind, waitMs: randomInt(random, FAULT_WAIT_MS.min, FAULT_WAIT_MS.max) });
-  }
+  // The same round-robin of kinds, each after 0.5-2 s, as the plain run's; no kind here picks a thread.
+  const plan = planFaults(options.seed, options.faults, 0, CLUSTER_FAULT_KINDS);
   const outcome: ClusterOutcome = { seed: options.seed, planned: plan.length, results: [], verdict: undefined, stoppedEarly: undefined };
   const parent = await mkdtemp(join(tmpdir(), 'estatus-chaos-cluster-'));
   const dir = join(parent, 'cluster');
   const settings = { ...chaosSettings(process.env, false), CLOCK_FAULTS: '0' };
   try {
     await up({ hosts: CLUSTER_HOSTS, dir, dirCreated: true, settings, progress: (line) => progress.note(line) });
-    const { readManifest } = await import('../cluster/manifest.ts');
     const manifest = readManifest(dir);
     if (!manifest) throw new Error(`no cluster.json in ${dir}`);
     for (const [index, fault] of plan.entries()) {

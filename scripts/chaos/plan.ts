@@ -62,10 +62,10 @@ export const CLOCK_PROCESS_FAULTS: ReadonlySet<FaultKind> = new Set([
   'damage-checkpoint',
 ]);
 
-export interface PlannedFault {
+export interface PlannedFault<K extends string = FaultKind> {
   /** 1-based position in the run. */
   number: number;
-  kind: FaultKind;
+  kind: K;
   /** Healthy ticking before the fault, so that each one lands at a random moment of the clock's beat. */
   waitMs: number;
   /** The worker thread a crash-thread fault breaks (1-based); 0 for the other kinds. */
@@ -79,13 +79,13 @@ export const WAIT_MS = { min: 500, max: 2_000 } as const;
  * that every kind occurs once `count` reaches the number of kinds, and no kind is more than one ahead.
  * `kinds` is FAULT_KINDS unless in hot-standby mode: a plain run's plan for a seed never changes.
  */
-export function planFaults(seed: number, count: number, threads: number, kinds: readonly FaultKind[] = FAULT_KINDS): PlannedFault[] {
+export function planFaults<K extends string = FaultKind>(seed: number, count: number, threads: number, kinds: readonly K[] = FAULT_KINDS as readonly string[] as readonly K[]): PlannedFault<K>[] {
   const random = mulberry32(seed);
-  const plan: PlannedFault[] = [];
-  let round: FaultKind[] = [];
+  const plan: PlannedFault<K>[] = [];
+  let round: K[] = [];
   for (let number = 1; number <= count; number++) {
     if (round.length === 0) round = shuffle(random, kinds);
-    const kind = round.shift() as FaultKind;
+    const kind = round.shift() as K;
     const waitMs = randomInt(random, WAIT_MS.min, WAIT_MS.max);
     const thread = kind === 'crash-thread' ? randomInt(random, 1, threads) : 0;
     plan.push({ number, kind, waitMs, thread });

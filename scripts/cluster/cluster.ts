@@ -2,14 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
-import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { waitFor } from '../lib/wait.ts';
-import { etcdHealthy, hostPm2, startEcosystem, startEtcd } from './hosts.ts';
+import { ETCD_LOOK_MS, etcdHealthy, hostPm2, startEcosystem, startEtcd } from './hosts.ts';
 import { readManifest, writeManifest, type HostEntry, type Manifest } from './manifest.ts';
-import { createHost, createSwitch, deleteNamespace, pidsIn, signalAllIn } from './netns.ts';
+import { allEnded, createHost, createSwitch, deleteNamespace, signalAllIn } from './netns.ts';
 
 /** `npm run cluster`'s three verbs: make a cluster of test hosts, say how it is, take it all away. */
 
@@ -80,7 +78,7 @@ export async function up(options: UpOptions): Promise<{ dir: string; manifest: M
     host.etcdPid = startEtcd(manifest, host, 'new');
     writeManifest(dir, manifest);
   }
-  await waitFor('every etcd member to be healthy', async () => (await Promise.all(manifest.hosts.map(etcdHealthy))).every(Boolean) || (await sleep(200)), 30_000);
+  await waitFor('every etcd member to be healthy', async () => (await Promise.all(manifest.hosts.map(etcdHealthy))).every(Boolean), 30_000, ETCD_LOOK_MS);
   options.progress('starting the ecosystem under each host\'s own PM2');
   for (const host of manifest.hosts) {
     await startEcosystem(manifest, host);
@@ -152,7 +150,7 @@ export async function down(dir: string, progress: (line: string) => void): Promi
     signalAllIn(host.netns, 'SIGKILL');
   }
   for (const host of manifest.hosts) {
-    await waitFor(`the processes on ${host.name} to end`, () => pidsIn(host.netns).every((pid) => !readProcStat(pid) || readProcStat(pid)?.state === 'Z'), 10_000).catch(() => undefined);
+    await waitFor(`the processes on ${host.name} to end`, () => allEnded(host.netns), 10_000).catch(() => undefined);
     deleteNamespace(host.netns);
   }
   deleteNamespace(manifest.switchNetns);

@@ -24,9 +24,6 @@ export interface FailoverResult {
   problem: string | undefined;
 }
 
-// A fault comes this long after the leader is seen ticking, drawn from the run's seed.
-export const FAULT_WAIT_MS = { min: 500, max: 2_000 } as const;
-
 /**
  * Does `kind` to the cluster and checks what must follow: for a fault of the leader, another host
  * ticks, the old one has stopped before it began, and once healed the old one follows and the lead

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAlive, waitFor } from '../lib/wait.ts';
 import { clockLog, status } from './cluster.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { etcdHealthy, powerOff, powerOn, startEtcd } from './hosts.ts';
+import { ETCD_LOOK_MS, etcdHealthy, powerOff, powerOn, startEtcd } from './hosts.ts';
 import { writeManifest, type HostEntry, type Manifest } from './manifest.ts';
 import { pidsIn, setHostLink, signalAllIn } from './netns.ts';
 import { hostTicks } from './verdict.ts';
@@ -114,7 +113,7 @@ export async function strike(dir: string, manifest: Manifest, kind: ClusterFault
           follower.etcdPid = startEtcd(manifest, follower, 'existing');
           writeManifest(dir, manifest);
           // Each look starts a process in the namespace: a few a second, not twenty.
-          await waitFor(`etcd on ${follower.name} healthy again`, async () => (await sleep(250)) ?? (await etcdHealthy(follower)), 20_000);
+          await waitFor(`etcd on ${follower.name} healthy again`, () => etcdHealthy(follower), 20_000, ETCD_LOOK_MS);
         },
       };
     }

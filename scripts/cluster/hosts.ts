@@ -1,13 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { readProcStat } from '../../apps/shared/proc-stat.ts';
 import { PM2_BIN } from '../lib/pm2-cli.ts';
 import { ECOSYSTEM } from '../lib/pm2-sandbox.ts';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { waitFor } from '../lib/wait.ts';
 import { etcdEndpoints, type HostEntry, type Manifest } from './manifest.ts';
-import { pidsIn, signalAllIn } from './netns.ts';
+import { allEnded, signalAllIn } from './netns.ts';
 
 /** What runs on each test host: an etcd member and a PM2 daemon with the ecosystem, inside its namespace. */
 
@@ -59,6 +58,9 @@ export function startEtcd(manifest: Manifest, host: HostEntry, state: 'new' | 'e
   return child.pid;
 }
 
+/** How often to ask etcdHealthy in a wait: each ask starts a process in the namespace. */
+export const ETCD_LOOK_MS = 250;
+
 /** Whether `host`'s member answers etcd's /health with health true, asked from inside its own namespace. */
 export async function etcdHealthy(host: HostEntry): Promise<boolean> {
   const script = `fetch('http://${host.ip}:2379/health', { signal: AbortSignal.timeout(1500) }).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
@@ -94,7 +96,7 @@ export async function startEcosystem(manifest: Manifest, host: HostEntry): Promi
 /** A host's power cut: every process in its namespace SIGKILLed at once, then waited for. */
 export async function powerOff(host: HostEntry): Promise<void> {
   signalAllIn(host.netns, 'SIGKILL');
-  await waitFor(`every process on ${host.name} to be gone`, () => pidsIn(host.netns).every((pid) => readProcStat(pid)?.state === 'Z' || !readProcStat(pid)), 10_000);
+  await waitFor(`every process on ${host.name} to be gone`, () => allEnded(host.netns), 10_000);
 }
 
 /** A host's power back: its etcd member rejoins with its data, and `pm2 resurrect` brings the saved ecosystem back. */

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readProcStat } from '../../apps/shared/proc-stat.ts';
+import { isAlive } from '../lib/wait.ts';
 
 /**
  * The test hosts' network: one Linux network namespace per host and one more, the switch, that holds
@@ -46,12 +47,22 @@ export function pidsIn(netns: string): number[] {
   return ip('netns', 'pids', netns).split('\n').map(Number).filter((pid) => pid > 0);
 }
 
+/**
+ * Whether every process that was in `netns` has ended: gone, or a zombie. Not merely dying: one the
+ * kernel is still taking down may hold its sockets (etcd's ports) for a few ms more.
+ */
+export function allEnded(netns: string): boolean {
+  return pidsIn(netns).every((pid) => {
+    const state = readProcStat(pid)?.state;
+    return state === undefined || state === 'Z' || state === 'X';
+  });
+}
+
 /** Sends `signal` to every process inside `netns`, each checked alive just before; returns how many. */
 export function signalAllIn(netns: string, signal: NodeJS.Signals): number {
   let sent = 0;
   for (const pid of pidsIn(netns)) {
-    const stat = readProcStat(pid);
-    if (!stat || stat.state === 'Z') continue;
+    if (!isAlive(pid)) continue;
     try {
       process.kill(pid, signal);
       sent += 1;

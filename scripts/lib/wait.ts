@@ -4,13 +4,15 @@ import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 const POLL_MS = 50;
 
 /**
- * Waits until `check` returns a value other than undefined/false, polling, and fails with `what`
- * once `timeoutMs` has passed: tests wait for conditions, never for fixed times.
+ * Waits until `check` returns a value other than undefined/false, polling every `pollMs`, and fails
+ * with `what` once `timeoutMs` has passed: tests wait for conditions, never for fixed times. A check
+ * that is itself costly (it starts a process) polls less often.
  */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 10_000,
+  pollMs = POLL_MS,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
@@ -25,7 +27,7 @@ export async function waitFor<T>(
       const cause = lastError ? ` (last error: ${String(lastError)})` : '';
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
     }
-    await sleep(POLL_MS);
+    await sleep(pollMs);
   }
 }
 
