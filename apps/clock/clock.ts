@@ -198,6 +198,7 @@ export class Clock {
       },
       lost: (reason) => this.deposed(reason),
       trouble: (line) => warn(`cluster ${cluster.name}: ${line}`),
+      said: (line) => log(`cluster ${cluster.name}: ${line}`),
     });
     this.following = true;
     const { checkpoint } = await this.cluster.campaign();

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { ClusterConfig } from '../shared/config.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { RaftPlacement } from './raft-placement.ts';
 
 /**
  * Cluster mode (CLOCK_ETCD): the clocks of several hosts elect one leader through etcd, and only the
@@ -50,6 +51,8 @@ export interface ClusterEvents {
   lost(reason: string): void;
   /** Something worth a line in the error log that changes nothing here (a damaged checkpoint in etcd). */
   trouble(line: string): void;
+  /** Something worth a line in the log (etcd's Raft leadership handed off this host). */
+  said(line: string): void;
 }
 
 export class Cluster {
@@ -65,6 +68,8 @@ export class Cluster {
   private closed = false;
   private lostSaid = false;
   private checker: NodeJS.Timeout | undefined;
+  private guard: Watcher | undefined;
+  private readonly placement: RaftPlacement;
   private nudging = false;
   /**
    * The highest Raft term any etcd answer has shown. A member that was etcd's leader, frozen and
@@ -87,6 +92,7 @@ export class Cluster {
     this.leaderKey = `/${config.name}/leader`;
     this.checkpointKey = `/${config.name}/checkpoint`;
     this.me = `${config.host}:${process.pid}`;
+    this.placement = new RaftPlacement(config.endpoints, callDeadlineMs(config.leaseS), (line) => this.events.said(line));
   }
 
   /** Whether this clock leads and its lease is sure to hold: the one test before every tick. */
@@ -123,15 +129,25 @@ export class Cluster {
           .if(this.leaderKey, 'Create', '==', 0)
           // The checkpoint comes with the win: one round trip fewer between the old leader's end and ticking here.
           .then(this.client.put(this.leaderKey).value(this.me).lease(this.leaseId as string), this.client.get(this.checkpointKey))
-          .else(this.client.get(this.leaderKey))
+          .else(this.client.get(this.leaderKey), this.client.get(this.checkpointKey))
           .commit();
         this.isCurrent(result.header);
-        if (result.succeeded) {
+        const holder = result.responses[0]?.response_range?.kvs[0];
+        const leader = holder?.value.toString();
+        // The client sends a call again, to another member, when an answer is late: the try that
+        // won may have been the one before this, and this one found the key already ours.
+        if (result.succeeded || (leader === this.me && holder?.lease === this.leaseId)) {
           this.leading = true;
+          this.guardLeaderKey(result.header.revision);
+          this.placement.start();
           return { checkpoint: this.checkpointOf(result.responses[1]?.response_range?.kvs[0]?.value.toString()) };
         }
+        // Ours, but bound to a lease this clock let go after a failed call: ended now, not in a TTL.
+        if (leader === this.me && holder) {
+          await this.client.leaseClient.leaseRevoke({ ID: holder.lease });
+          continue;
+        }
         retryMs = RETRY_FIRST_MS;
-        const leader = result.responses[0]?.response_range?.kvs[0]?.value.toString();
         follow(leader, `leader ${leader ?? ''}`, leader ? `${leader} leads` : 'no leader yet');
         await this.leaderGone(result.header.revision);
       } catch (error) {
@@ -161,6 +177,8 @@ export class Cluster {
     this.closed = true;
     this.leading = false;
     clearInterval(this.checker);
+    void this.guard?.cancel().catch(() => {});
+    this.placement.stop();
     // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
     await this.lease?.revoke({ deadline: Date.now() + 300 }).catch(() => {});
     this.client.close();
@@ -201,6 +219,8 @@ export class Cluster {
   private isCurrent(header: { raft_term?: string } | null | undefined): boolean {
     const term = BigInt(header?.raft_term ?? '0');
     if (term < this.term) return false;
+    // A new term is a new etcd leader, which may be this host's member.
+    if (term > this.term && this.leading) this.placement.check();
     this.term = term;
     return true;
   }
@@ -244,6 +264,24 @@ export class Cluster {
   }
 
   /**
+   * While leading, the leader key is watched: deleted or bound to another, the leadership is lost
+   * at once, however long the lease should still hold. A lease does end early: etcd before 3.4.28
+   * and 3.5.11 (etcd-io/etcd#15247) lets an etcd leader that stalled (frozen, starved of CPU or
+   * disk) and resumed revoke every lease it did not see renewed meanwhile. A successor needs one
+   * more round trip through Raft after that deletion before it can tick; this clock needs none.
+   */
+  private guardLeaderKey(revision: string): void {
+    const guard = this.client.watch().key(this.leaderKey).startRevision(String(BigInt(revision) + 1n)).watcher();
+    this.guard = guard;
+    guard.on('delete', () => this.lose(`the leader key ${this.leaderKey} was deleted at etcd: its lease ended before its time`));
+    guard.on('put', (kv) => {
+      if (kv.value.toString() !== this.me) this.lose(`the leader key ${this.leaderKey} now names ${kv.value.toString()}`);
+    });
+    // A watch that breaks is opened again by the client; meanwhile the lease's deadline still decides.
+    guard.on('error', () => {});
+  }
+
+  /**
    * While leading, the moment the lease could end it is lost, whatever else is late. Leading or not,
    * a lease gone unconfirmed too long is nudged: a follower whose keep-alives went to a dead member
    * would otherwise win the election with a lease about to end, and lose it at once.
@@ -276,6 +314,8 @@ export class Cluster {
   private lose(reason: string): void {
     this.leading = false;
     clearInterval(this.checker);
+    void this.guard?.cancel().catch(() => {});
+    this.placement.stop();
     if (this.lostSaid) return;
     this.lostSaid = true;
     this.events.lost(reason);
