@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3, type Lease, type Watcher } from 'etcd3';
 import type { ClusterConfig } from '../shared/config.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { etcdLeaseWarning } from './etcd-version.ts';
 import { RaftPlacement } from './raft-placement.ts';
 
 /**
@@ -140,6 +141,7 @@ export class Cluster {
           this.leading = true;
           this.guardLeaderKey(result.header.revision);
           this.placement.start();
+          void this.warnOfEtcdRelease();
           return { checkpoint: this.checkpointOf(result.responses[1]?.response_range?.kvs[0]?.value.toString()) };
         }
         // Ours, but bound to a lease this clock let go after a failed call: ended now, not in a TTL.
@@ -213,6 +215,13 @@ export class Cluster {
     this.leaseId = await lease.grant();
     this.confirmedSentAt = Math.max(this.confirmedSentAt, grantSentAt);
     this.watchLease();
+  }
+
+  /** Says once, in the error log, when the etcd it leads through has a flaw that bears on its promises. */
+  private async warnOfEtcdRelease(): Promise<void> {
+    const status = await this.client.maintenance.status().catch(() => undefined);
+    const line = status && etcdLeaseWarning(status.version);
+    if (line) this.events.trouble(line);
   }
 
   /** Whether an answer is of the newest Raft term seen (and notes a newer one). */
