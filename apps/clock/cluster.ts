@@ -1,9 +1,9 @@
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, type Watcher } from 'etcd3';
 import type { ClusterConfig } from '../shared/config.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { etcdLeaseWarning } from './etcd-version.ts';
+import { LeaseKeeper } from './lease-keeper.ts';
 import { RaftPlacement } from './raft-placement.ts';
 
 /**
@@ -16,14 +16,11 @@ import { RaftPlacement } from './raft-placement.ts';
  * only in a transaction that holds while the leader key is still bound to the writer's lease
  * (fencing): a deposed or partitioned leader can never overwrite its successor's progress.
  *
- * A leader stops ticking before its lease can end at etcd: etcd counts the lease from a keep-alive it
- * received, so from the moment the last acknowledged keep-alive was *sent* the lease lasts at least
- * its TTL; this leader counts it SAFETY_MS shorter, on the monotonic clock, and holds() says no
- * past that. A leader frozen (SIGSTOP) and thawed checks holds() before printing anything.
+ * A leader stops ticking before its lease can end at etcd (LeaseKeeper says until when it surely
+ * holds), and at once if its leader key goes before that. A leader frozen (SIGSTOP) and thawed
+ * checks holds() before printing anything.
  */
 
-// The part of the lease this leader never uses: scheduling delays, a keep-alive's way to etcd.
-const SAFETY_MS = 500;
 // etcd calls that are not streams: one still unanswered after a sixth of the lease counts as failed
 // (333 ms at 2 s), and the next try goes to another member. A slower network wants a longer lease.
 const callDeadlineMs = (leaseS: number): number => Math.max(250, (leaseS * 1_000) / 6);
@@ -34,11 +31,6 @@ const RETRY_MAX_MS = 1_000;
 // A follower looks again this often even if its watch saw nothing: a watch opened on a member that
 // is cut off or frozen never says anything, and the follower must not wait on it.
 const RECHECK_MS = 250;
-// The lease's own keep-alive stream goes to one member; when that member dies or freezes, nothing
-// says so for a whole TTL. A leader whose lease has gone unconfirmed this long (a keep-alive is due
-// every TTL / 3) sends one more keep-alive of its own, to a member picked afresh, with a short deadline.
-const NUDGE_GRACE_MS = 100;
-const NUDGE_DEADLINE_MS = 300;
 
 export interface Leader {
   /** Who leads: the leader key's value (host and pid), or undefined while no one does. */
@@ -60,18 +52,13 @@ export class Cluster {
   private readonly client: Etcd3;
   private readonly leaderKey: string;
   private readonly checkpointKey: string;
-  private lease: Lease | undefined;
-  private leaseId: string | undefined;
-  /** Monotonic ms: the send time of the newest keep-alive (or the grant) etcd acknowledged. */
-  private confirmedSentAt = Number.NEGATIVE_INFINITY;
-  private sentAt: number[] = [];
+  private lease: LeaseKeeper | undefined;
   private leading = false;
   private closed = false;
   private lostSaid = false;
   private checker: NodeJS.Timeout | undefined;
   private guard: Watcher | undefined;
   private readonly placement: RaftPlacement;
-  private nudging = false;
   /**
    * The highest Raft term any etcd answer has shown. A member that was etcd's leader, frozen and
    * thawed, answers keep-alives from its own lessor until it learns it was replaced: such an answer
@@ -98,17 +85,12 @@ export class Cluster {
 
   /** Whether this clock leads and its lease is sure to hold: the one test before every tick. */
   holds(): boolean {
-    return this.leading && performance.now() < this.deadline();
+    return this.leading && this.lease !== undefined && this.lease.holds();
   }
 
-  /** Monotonic ms after which this leader must not tick. */
-  deadline(): number {
-    return this.confirmedSentAt + this.config.leaseS * 1_000 - SAFETY_MS;
-  }
-
-  /** ms since etcd last acknowledged this clock's lease, or undefined before it had one. */
+  /** ms since etcd last acknowledged this clock's lease, or undefined while it has none. */
   leaseAgeMs(): number | undefined {
-    return Number.isFinite(this.confirmedSentAt) ? performance.now() - this.confirmedSentAt : undefined;
+    return this.lease?.ageMs();
   }
 
   /**
@@ -125,11 +107,11 @@ export class Cluster {
     };
     while (!this.closed) {
       try {
-        await this.ensureLease();
+        const lease = await this.ensureLease();
         const result = await this.client
           .if(this.leaderKey, 'Create', '==', 0)
           // The checkpoint comes with the win: one round trip fewer between the old leader's end and ticking here.
-          .then(this.client.put(this.leaderKey).value(this.me).lease(this.leaseId as string), this.client.get(this.checkpointKey))
+          .then(this.client.put(this.leaderKey).value(this.me).lease(lease.id), this.client.get(this.checkpointKey))
           .else(this.client.get(this.leaderKey), this.client.get(this.checkpointKey))
           .commit();
         this.isCurrent(result.header);
@@ -137,7 +119,7 @@ export class Cluster {
         const leader = holder?.value.toString();
         // The client sends a call again, to another member, when an answer is late: the try that
         // won may have been the one before this, and this one found the key already ours.
-        if (result.succeeded || (leader === this.me && holder?.lease === this.leaseId)) {
+        if (result.succeeded || (leader === this.me && holder?.lease === lease.id)) {
           this.leading = true;
           this.guardLeaderKey(result.header.revision);
           this.placement.start();
@@ -164,9 +146,9 @@ export class Cluster {
 
   /** Writes the checkpoint, only while this clock still leads; false when the fence says it does not. */
   async writeCheckpoint(text: string): Promise<boolean> {
-    if (!this.leaseId) return false;
+    if (!this.lease) return false;
     const result = await this.client
-      .if(this.leaderKey, 'Lease', '==', this.leaseId)
+      .if(this.leaderKey, 'Lease', '==', this.lease.id)
       .then(this.client.put(this.checkpointKey).value(text))
       .commit();
     this.isCurrent(result.header);
@@ -182,7 +164,7 @@ export class Cluster {
     void this.guard?.cancel().catch(() => {});
     this.placement.stop();
     // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
-    await this.lease?.revoke({ deadline: Date.now() + 300 }).catch(() => {});
+    await this.lease?.revoke();
     this.client.close();
   }
 
@@ -197,24 +179,23 @@ export class Cluster {
     }
   }
 
-  private async ensureLease(): Promise<void> {
-    if (this.lease && this.leaseId) return;
-    const lease = this.client.lease(this.config.leaseS);
+  private async ensureLease(): Promise<LeaseKeeper> {
+    if (this.lease) return this.lease;
+    const lease = await LeaseKeeper.grant(this.client, this.config.leaseS, callDeadlineMs(this.config.leaseS), {
+      isCurrent: (header) => this.isCurrent(header),
+      gone: () => {
+        if (this.lease !== lease) return;
+        if (this.leading) this.lose('etcd says its lease no longer exists');
+        this.dropLease();
+      },
+    });
+    if (this.closed) {
+      lease.release();
+      throw new Error('the cluster connection was closed');
+    }
     this.lease = lease;
-    const grantSentAt = performance.now();
-    lease.on('keepaliveFired', () => this.sentAt.push(performance.now()));
-    lease.on('keepaliveSucceeded', (response) => {
-      const sent = this.sentAt.shift();
-      if (sent !== undefined && this.isCurrent(response.header)) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
-    });
-    lease.on('keepaliveFailed', () => this.sentAt.shift());
-    lease.on('lost', (error) => {
-      if (this.leading) this.lose(`its lease was lost (${oneLine(error)})`);
-      this.dropLease();
-    });
-    this.leaseId = await lease.grant();
-    this.confirmedSentAt = Math.max(this.confirmedSentAt, grantSentAt);
     this.watchLease();
+    return lease;
   }
 
   /** Says once, in the error log, when the etcd it leads through has a flaw that bears on its promises. */
@@ -237,8 +218,6 @@ export class Cluster {
   private dropLease(): void {
     const lease = this.lease;
     this.lease = undefined;
-    this.leaseId = undefined;
-    this.sentAt = [];
     lease?.release();
   }
 
@@ -290,34 +269,12 @@ export class Cluster {
     guard.on('error', () => {});
   }
 
-  /**
-   * While leading, the moment the lease could end it is lost, whatever else is late. Leading or not,
-   * a lease gone unconfirmed too long is nudged: a follower whose keep-alives went to a dead member
-   * would otherwise win the election with a lease about to end, and lose it at once.
-   */
+  /** While leading, the moment the lease could end it is lost, whatever else is late. */
   private watchLease(): void {
     if (this.checker) return;
-    const nudgeAfterMs = (this.config.leaseS * 1_000) / 3 + NUDGE_GRACE_MS;
     this.checker = setInterval(() => {
-      const unconfirmedMs = performance.now() - this.confirmedSentAt;
-      if (this.leading && !this.holds()) this.lose(`etcd has not confirmed its lease for ${Math.round(unconfirmedMs)} ms (lease ${this.config.leaseS} s)`);
-      else if (unconfirmedMs > nudgeAfterMs) this.nudge();
+      if (this.leading && !this.holds()) this.lose(`etcd has not confirmed its lease for ${Math.round(this.leaseAgeMs() ?? 0)} ms (lease ${this.config.leaseS} s)`);
     }, 50);
-  }
-
-  /** One keep-alive of its own, beside the lease's stream, which may be stuck on a dead member. */
-  private nudge(): void {
-    const lease = this.lease;
-    if (this.nudging || !lease) return;
-    this.nudging = true;
-    const sent = performance.now();
-    lease
-      .keepaliveOnce({ deadline: Date.now() + NUDGE_DEADLINE_MS })
-      .then((response) => {
-        if (this.lease === lease && this.isCurrent(response.header)) this.confirmedSentAt = Math.max(this.confirmedSentAt, sent);
-      })
-      .catch(() => {})
-      .finally(() => (this.nudging = false));
   }
 
   private lose(reason: string): void {

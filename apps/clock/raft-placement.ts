@@ -20,6 +20,9 @@ import { Etcd3 } from 'etcd3';
 
 // A handover that did not happen (no member answered, etcd was electing) is tried again this much later.
 const RETRY_MS = 1_000;
+// And a look now and then all the same: a new etcd leader shows as a new Raft term in the next answer,
+// but one elected while this clock's first answers came in carries a term it had already seen.
+const LOOK_AGAIN_MS = 5_000;
 
 export class RaftPlacement {
   private readonly localEndpoint: string | undefined;
@@ -49,7 +52,7 @@ export class RaftPlacement {
     clearTimeout(this.retry);
     void this.keepOff()
       .then((done) => {
-        if (!done && this.active) this.retry = setTimeout(() => this.check(), RETRY_MS).unref();
+        if (this.active) this.retry = setTimeout(() => this.check(), done ? LOOK_AGAIN_MS : RETRY_MS).unref();
       })
       .finally(() => (this.busy = false));
   }
@@ -61,12 +64,14 @@ export class RaftPlacement {
     this.local = undefined;
   }
 
-  /** true when this host's member does not lead etcd (any more); false when that could not be made so. */
+  /** true when this host's member does not lead etcd (any more); false when that could not be made so, or not yet known. */
   private async keepOff(): Promise<boolean> {
     try {
       this.local ??= new Etcd3({ hosts: [this.localEndpoint as string], dialTimeout: this.deadlineMs });
       const status = await this.local.maintenance.status(this.options());
       const self = status.header.member_id;
+      // No leader yet: etcd is electing, and this host's member may be the one it elects.
+      if (status.leader === '0') return false;
       if (status.leader !== self) return true;
       const { members } = await this.local.cluster.memberList({}, this.options());
       const candidates = await Promise.all(members.filter((member) => member.ID !== self).map(async (member) => ({ member, applied: await this.appliedIndex(member.clientURLs) })));

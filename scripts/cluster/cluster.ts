@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { waitFor } from '../lib/wait.ts';
-import { ETCD_LOOK_MS, etcdHealthy, hostPm2, startEcosystem, startEtcd } from './hosts.ts';
+import { ETCD_LOOK_MS, etcdHealthy, etcdLook, hostPm2, startEcosystem, startEtcd } from './hosts.ts';
 import { readManifest, writeManifest, type HostEntry, type Manifest } from './manifest.ts';
 import { allEnded, createHost, createSwitch, deleteNamespace, signalAllIn } from './netns.ts';
 
@@ -100,11 +100,16 @@ export interface HostStatus {
   leaseAgeMs: number | null;
   /** null when not asked (a look from the heartbeats alone). */
   etcdHealthy: boolean | null;
+  /** Whether its etcd member is etcd's own (Raft) leader; null when not asked or it did not answer. */
+  etcdLeads: boolean | null;
+  etcdVersion: string | null;
 }
 
 export interface ClusterStatus {
   /** The host whose clock leads and ticks, or null while none does. */
   leader: string | null;
+  /** The host whose etcd member leads etcd's Raft, or null (not asked, or none answered so). */
+  etcdLeader: string | null;
   hosts: HostStatus[];
 }
 
@@ -120,6 +125,7 @@ export async function status(manifest: Manifest, { etcd = true }: { etcd?: boole
   const hosts = await Promise.all(
     manifest.hosts.map(async (host): Promise<HostStatus> => {
       const beat: Heartbeat | undefined = await readHeartbeat(statePaths(host.stateDir).heartbeat);
+      const look = etcd ? await etcdLook(host) : undefined;
       const fresh = beat !== undefined && now - beat.writtenAt <= HEARTBEAT_FRESH_MS;
       const role = fresh ? (beat.cluster?.role ?? null) : null;
       return {
@@ -130,11 +136,13 @@ export async function status(manifest: Manifest, { etcd = true }: { etcd?: boole
         clockPid: fresh ? beat.pid : null,
         heartbeatAgeMs: beat ? Math.max(0, now - beat.writtenAt) : null,
         leaseAgeMs: fresh ? (beat.cluster?.leaseAgeMs ?? null) : null,
-        etcdHealthy: etcd ? await etcdHealthy(host) : null,
+        etcdHealthy: look ? look.healthy : null,
+        etcdLeads: look ? look.leads : null,
+        etcdVersion: look ? look.version : null,
       };
     }),
   );
-  return { leader: hosts.find((host) => host.role === 'leader')?.name ?? null, hosts };
+  return { leader: hosts.find((host) => host.role === 'leader')?.name ?? null, etcdLeader: hosts.find((host) => host.etcdLeads)?.name ?? null, hosts };
 }
 
 /**

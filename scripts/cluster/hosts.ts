@@ -61,11 +61,52 @@ export function startEtcd(manifest: Manifest, host: HostEntry, state: 'new' | 'e
 /** How often to ask etcdHealthy in a wait: each ask starts a process in the namespace. */
 export const ETCD_LOOK_MS = 250;
 
-/** Whether `host`'s member answers etcd's /health with health true, asked from inside its own namespace. */
-export async function etcdHealthy(host: HostEntry): Promise<boolean> {
-  const script = `fetch('http://${host.ip}:2379/health', { signal: AbortSignal.timeout(1500) }).then((r) => r.json()).then((b) => process.exit(b.health === 'true' ? 0 : 1), () => process.exit(1))`;
+export interface EtcdLook {
+  /** /health says true. */
+  healthy: boolean;
+  /** Its member ID, whether it is etcd's Raft leader, and its release; null when it does not answer. */
+  memberId: string | null;
+  leads: boolean | null;
+  version: string | null;
+}
+
+/**
+ * How `host`'s etcd member is, asked from inside its own namespace through etcd's HTTP gateway:
+ * /health, then /v3/maintenance/status (who leads etcd's Raft, its release).
+ */
+export async function etcdLook(host: HostEntry): Promise<EtcdLook> {
+  const base = `http://${host.ip}:2379`;
+  const script = `
+    const ask = (path, body) => fetch('${base}' + path, { method: body ? 'POST' : 'GET', body, signal: AbortSignal.timeout(1500) }).then((r) => r.json());
+    (async () => {
+      const health = await ask('/health').catch(() => ({}));
+      const status = await ask('/v3/maintenance/status', '{}').catch(() => undefined);
+      console.log(JSON.stringify({ healthy: health.health === 'true', memberId: status?.header?.member_id ?? null, leads: status ? status.leader === status.header?.member_id : null, version: status?.version ?? null }));
+    })();`;
   const result = await inNamespace(host.netns, [process.execPath, '-e', script], process.env, 5_000);
-  return result.code === 0;
+  try {
+    return JSON.parse(result.stdout) as EtcdLook;
+  } catch {
+    return { healthy: false, memberId: null, leads: null, version: null };
+  }
+}
+
+/** Whether `host`'s member answers etcd's /health with health true. */
+export async function etcdHealthy(host: HostEntry): Promise<boolean> {
+  return (await etcdLook(host)).healthy;
+}
+
+/**
+ * Asks etcd's Raft leader, on `from`, to hand its leadership to `to`'s member (etcd's MoveLeader);
+ * undefined when done, else what etcd (or the way there) said.
+ */
+export async function moveEtcdLeader(from: HostEntry, to: HostEntry): Promise<string | undefined> {
+  const target = (await etcdLook(to)).memberId;
+  if (!target) return `${to.name}'s member does not answer`;
+  const script = `fetch('http://${from.ip}:2379/v3/maintenance/transfer-leadership', { method: 'POST', body: JSON.stringify({ targetID: '${target}' }), signal: AbortSignal.timeout(3000) })
+    .then(async (r) => { if (!r.ok) { console.log(r.status + ' ' + (await r.text())); process.exit(1); } }, (e) => { console.log(String(e)); process.exit(1); })`;
+  const result = await inNamespace(from.netns, [process.execPath, '-e', script], process.env, 5_000);
+  return result.code === 0 ? undefined : result.stdout.trim() || `exit ${result.code}`;
 }
 
 /** The environment of a host's PM2 commands: its own PM2_HOME, state, logs, and the cluster's settings. */

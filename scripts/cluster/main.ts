@@ -98,10 +98,11 @@ async function main(): Promise<number> {
     const found = await status(manifest);
     if (values.json) console.log(JSON.stringify(found));
     else {
-      console.log(`leader: ${found.leader ?? 'none'}`);
+      console.log(`leader: ${found.leader ?? 'none'} (etcd's own Raft leader: ${found.etcdLeader ?? 'none answered'})`);
       for (const host of found.hosts) {
         const lease = host.leaseAgeMs === null ? '' : `, lease confirmed ${(host.leaseAgeMs / 1000).toFixed(1)} s ago`;
-        console.log(`${host.name}  ${host.ip.padEnd(15)}  ${(host.role ?? 'silent').padEnd(8)}  clock ${host.clockPid ?? '-'}${lease}  etcd ${host.etcdHealthy ? 'healthy' : 'NOT healthy'}`);
+        const etcd = host.etcdHealthy ? `healthy${host.etcdVersion ? ` ${host.etcdVersion}` : ''}${host.etcdLeads ? ', Raft leader' : ''}` : 'NOT healthy';
+        console.log(`${host.name}  ${host.ip.padEnd(15)}  ${(host.role ?? 'silent').padEnd(8)}  clock ${host.clockPid ?? '-'}${lease}  etcd ${etcd}`);
       }
     }
     return SCRIPT_EXIT.ok;
