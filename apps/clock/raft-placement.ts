@@ -25,19 +25,19 @@ const RETRY_MS = 1_000;
 const LOOK_AGAIN_MS = 5_000;
 
 export class RaftPlacement {
-  private readonly localEndpoint: string | undefined;
+  private localEndpoint: string | undefined;
   private local: Etcd3 | undefined;
   private active = false;
   private busy = false;
+  /** A check asked for while one was under way: made right after it. */
+  private again = false;
   private retry: NodeJS.Timeout | undefined;
 
   constructor(
-    endpoints: string[],
+    private readonly endpoints: string[],
     private readonly deadlineMs: number,
     private readonly said: (line: string) => void,
-  ) {
-    this.localEndpoint = endpoints.find(isThisHost);
-  }
+  ) {}
 
   /** This clock leads: from now on etcd's Raft leader is kept off this host. */
   start(): void {
@@ -47,14 +47,24 @@ export class RaftPlacement {
 
   /** Looks again (a new Raft term: a new etcd leader, which may be this host's member). */
   check(): void {
-    if (!this.localEndpoint || !this.active || this.busy) return;
+    if (!this.active) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
     this.busy = true;
+    this.again = false;
     clearTimeout(this.retry);
-    void this.keepOff()
+    // Looked for at each check, not once: an interface that is down (the host cut off when this
+    // clock started) lists no address, and comes back with it.
+    this.localEndpoint ??= this.endpoints.find(isThisHost);
+    void (this.localEndpoint ? this.keepOff() : Promise.resolve(true))
       .then((done) => {
-        if (this.active) this.retry = setTimeout(() => this.check(), done ? LOOK_AGAIN_MS : RETRY_MS).unref();
-      })
-      .finally(() => (this.busy = false));
+        this.busy = false;
+        if (!this.active) return;
+        if (this.again) return this.check();
+        this.retry = setTimeout(() => this.check(), done ? LOOK_AGAIN_MS : RETRY_MS).unref();
+      });
   }
 
   stop(): void {
