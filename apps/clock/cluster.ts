@@ -259,11 +259,18 @@ export class Cluster {
    * more round trip through Raft after that deletion before it can tick; this clock needs none.
    */
   private guardLeaderKey(revision: string): void {
-    const guard = this.client.watch().key(this.leaderKey).startRevision(String(BigInt(revision) + 1n)).watcher();
+    const won = BigInt(revision);
+    const guard = this.client.watch().key(this.leaderKey).startRevision(String(won + 1n)).watcher();
     this.guard = guard;
-    guard.on('delete', () => this.lose(`the leader key ${this.leaderKey} was deleted at etcd: its lease ended before its time`));
+    // Only what happened after the win: the client, reconnecting the watch to a member that is
+    // behind, asks again from that member's revision, and replays the deletion of the key's last
+    // holder (seen here as a leader deposed when a follower's etcd member was killed).
+    const after = (kv: { mod_revision: string }): boolean => BigInt(kv.mod_revision) > won;
+    guard.on('delete', (kv) => {
+      if (after(kv)) this.lose(`the leader key ${this.leaderKey} was deleted at etcd: its lease ended before its time`);
+    });
     guard.on('put', (kv) => {
-      if (kv.value.toString() !== this.me) this.lose(`the leader key ${this.leaderKey} now names ${kv.value.toString()}`);
+      if (after(kv) && kv.value.toString() !== this.me) this.lose(`the leader key ${this.leaderKey} now names ${kv.value.toString()}`);
     });
     // A watch that breaks is opened again by the client; meanwhile the lease's deadline still decides.
     guard.on('error', () => {});
