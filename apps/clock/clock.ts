@@ -187,7 +187,10 @@ export class Clock {
    */
   private async lead(): Promise<Checkpoint | undefined> {
     const cluster = this.config.cluster as NonNullable<ClockConfig['cluster']>;
-    const { Cluster } = await import('./cluster.ts');
+    const [{ Cluster }, { leaseRecordAt }] = await Promise.all([import('./cluster.ts'), import('./lease-record.ts')]);
+    const trouble = (line: string): void => warn(`cluster ${cluster.name}: ${line}`);
+    // Read and written only here, under the state lock this clock holds (see lease-record.ts).
+    const record = leaseRecordAt(this.paths.clusterLease, cluster.name, trouble);
     this.cluster = new Cluster(cluster, {
       following: (leader, why) => {
         this.following = true;
@@ -197,9 +200,9 @@ export class Clock {
         publishMetrics({ role: { value: 'follower' } });
       },
       lost: (reason) => this.deposed(reason),
-      trouble: (line) => warn(`cluster ${cluster.name}: ${line}`),
+      trouble,
       said: (line) => log(`cluster ${cluster.name}: ${line}`),
-    });
+    }, record);
     this.following = true;
     const { checkpoint } = await this.cluster.campaign();
     this.following = false;

@@ -4,6 +4,7 @@ import type { ClusterConfig } from '../shared/config.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { etcdLeaseWarning } from './etcd-version.ts';
 import { LeaseKeeper } from './lease-keeper.ts';
+import type { LeaseRecord } from './lease-record.ts';
 import { RaftPlacement } from './raft-placement.ts';
 
 /**
@@ -71,6 +72,8 @@ export class Cluster {
   constructor(
     private readonly config: ClusterConfig,
     private readonly events: ClusterEvents,
+    /** Where the leader notes its lease for the clock after it on this host (read only under the state lock). */
+    private readonly record: LeaseRecord,
   ) {
     this.client = new Etcd3({
       hosts: config.endpoints,
@@ -107,6 +110,8 @@ export class Cluster {
     };
     while (!this.closed) {
       try {
+        const carriedOn = await this.carryOn();
+        if (carriedOn) return carriedOn;
         const lease = await this.ensureLease();
         const result = await this.client
           .if(this.leaderKey, 'Create', '==', 0)
@@ -120,11 +125,7 @@ export class Cluster {
         // The client sends a call again, to another member, when an answer is late: the try that
         // won may have been the one before this, and this one found the key already ours.
         if (result.succeeded || (leader === this.me && holder?.lease === lease.id)) {
-          this.leading = true;
-          this.guardLeaderKey(result.header.revision);
-          this.placement.start();
-          void this.warnOfEtcdRelease();
-          return { checkpoint: this.checkpointOf(result.responses[1]?.response_range?.kvs[0]?.value.toString()) };
+          return this.won(lease, result.header.revision, result.responses[1]?.response_range?.kvs[0]?.value.toString());
         }
         // Ours, but bound to a lease this clock let go after a failed call: ended now, not in a TTL.
         if (leader === this.me && holder) {
@@ -142,6 +143,51 @@ export class Cluster {
       }
     }
     throw new Error('the cluster connection was closed');
+  }
+
+  /** Leading from `revision` on with `lease`: guarded, noted for the clock after this one, etcd's leadership kept off. */
+  private async won(lease: LeaseKeeper, revision: string, checkpoint: string | undefined): Promise<{ checkpoint: Checkpoint | undefined }> {
+    this.leading = true;
+    this.guardLeaderKey(revision);
+    await this.record.write(lease.id, this.me);
+    this.placement.start();
+    void this.warnOfEtcdRelease();
+    return { checkpoint: this.checkpointOf(checkpoint) };
+  }
+
+  /**
+   * The lease this host's previous clock led with, if etcd still has it and the leader key is still
+   * bound to it: this clock takes both over, with no election and no wait for the lease to end (a
+   * restart by PM2, or the hot standby, keeps the lead on this host). A lease noted but no longer
+   * the leader's is ended at once. Rejects when etcd does not answer (the campaign retries).
+   */
+  private async carryOn(): Promise<{ checkpoint: Checkpoint | undefined } | undefined> {
+    const noted = this.record.read();
+    if (!noted || noted.holder === this.me) return undefined;
+    const lease = await LeaseKeeper.adopt(this.client, noted.lease, this.config.leaseS, callDeadlineMs(this.config.leaseS), this.leaseEvents(() => lease));
+    if (!lease) {
+      this.record.clear();
+      return undefined;
+    }
+    const result = await this.client
+      .if(this.leaderKey, 'Lease', '==', noted.lease)
+      .then(this.client.put(this.leaderKey).value(this.me).lease(noted.lease), this.client.get(this.checkpointKey))
+      .commit()
+      .catch(async (error: unknown) => {
+        lease.release();
+        throw error;
+      });
+    this.isCurrent(result.header);
+    if (!result.succeeded) {
+      await lease.revoke();
+      this.record.clear();
+      return undefined;
+    }
+    this.dropLease();
+    this.lease = lease;
+    this.watchLease();
+    this.events.said(`carried on with the lease of this host's previous clock (${noted.holder}), which etcd still held: no election, no wait`);
+    return this.won(lease, result.header.revision, result.responses[1]?.response_range?.kvs[0]?.value.toString());
   }
 
   /** Writes the checkpoint, only while this clock still leads; false when the fence says it does not. */
@@ -164,6 +210,8 @@ export class Cluster {
     void this.guard?.cancel().catch(() => {});
     this.placement.stop();
     // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
+    // A clean stop hands nothing on: the lead goes to whichever host is quickest.
+    this.record.clear();
     await this.lease?.revoke();
     this.client.close();
   }
@@ -181,14 +229,7 @@ export class Cluster {
 
   private async ensureLease(): Promise<LeaseKeeper> {
     if (this.lease) return this.lease;
-    const lease = await LeaseKeeper.grant(this.client, this.config.leaseS, callDeadlineMs(this.config.leaseS), {
-      isCurrent: (header) => this.isCurrent(header),
-      gone: () => {
-        if (this.lease !== lease) return;
-        if (this.leading) this.lose('etcd says its lease no longer exists');
-        this.dropLease();
-      },
-    });
+    const lease = await LeaseKeeper.grant(this.client, this.config.leaseS, callDeadlineMs(this.config.leaseS), this.leaseEvents(() => lease));
     if (this.closed) {
       lease.release();
       throw new Error('the cluster connection was closed');
@@ -196,6 +237,18 @@ export class Cluster {
     this.lease = lease;
     this.watchLease();
     return lease;
+  }
+
+  /** What a lease tells this clock; `which` names the lease they are for, once it exists. */
+  private leaseEvents(which: () => LeaseKeeper | undefined) {
+    return {
+      isCurrent: (header: { raft_term?: string } | null | undefined) => this.isCurrent(header),
+      gone: () => {
+        if (this.lease !== which()) return;
+        if (this.leading) this.lose('etcd says its lease no longer exists');
+        this.dropLease();
+      },
+    };
   }
 
   /** Says once, in the error log, when the etcd it leads through has a flaw that bears on its promises. */

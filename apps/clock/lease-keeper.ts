@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Etcd3, ILeaseKeepAliveResponse, Lease, LeaseClient } from 'etcd3';
+import type { Etcd3, ILeaseKeepAliveResponse, LeaseClient } from 'etcd3';
 
 /**
  * One etcd lease, kept alive by keep-alives of its own, each with its own send time and deadline,
@@ -32,8 +32,10 @@ export interface LeaseKeeperEvents {
   gone(): void;
 }
 
+type Sent = { mono: number; wall: number };
+const now = (): Sent => ({ mono: performance.now(), wall: Date.now() });
+
 export class LeaseKeeper {
-  readonly id: string;
   private confirmedMono: number;
   private confirmedWall: number;
   private timer: NodeJS.Timeout | undefined;
@@ -42,14 +44,12 @@ export class LeaseKeeper {
 
   private constructor(
     private readonly client: LeaseClient,
-    private readonly lease: Lease,
-    id: string,
-    sent: { mono: number; wall: number },
+    readonly id: string,
+    sent: Sent,
     private readonly ttlMs: number,
     private readonly deadlineMs: number,
     private readonly events: LeaseKeeperEvents,
   ) {
-    this.id = id;
     this.confirmedMono = sent.mono;
     this.confirmedWall = sent.wall;
     this.timer = setInterval(() => this.keepAlive(), ttlMs / 6);
@@ -57,10 +57,22 @@ export class LeaseKeeper {
 
   /** Grants a lease of `ttlS` seconds; rejects when etcd does not answer in time. */
   static async grant(client: Etcd3, ttlS: number, deadlineMs: number, events: LeaseKeeperEvents): Promise<LeaseKeeper> {
-    const sent = { mono: performance.now(), wall: Date.now() };
-    const lease = client.lease(ttlS, { autoKeepAlive: false, deadline: Date.now() + deadlineMs });
-    const id = await lease.grant();
-    return new LeaseKeeper(client.leaseClient, lease, id, sent, ttlS * 1_000, deadlineMs, events);
+    const sent = now();
+    const { ID } = await client.leaseClient.leaseGrant({ TTL: ttlS }, { deadline: Date.now() + deadlineMs });
+    return new LeaseKeeper(client.leaseClient, ID, sent, ttlS * 1_000, deadlineMs, events);
+  }
+
+  /**
+   * Takes over lease `id`, granted to another process, if etcd (in the current term) still has it:
+   * from this keep-alive's send on it lasts a TTL. undefined when it has ended; rejects when etcd
+   * does not answer in time.
+   */
+  static async adopt(client: Etcd3, id: string, ttlS: number, deadlineMs: number, events: LeaseKeeperEvents): Promise<LeaseKeeper | undefined> {
+    const sent = now();
+    const answer = await keepAliveOnce(client.leaseClient, id, deadlineMs);
+    if (!events.isCurrent(answer.header)) throw new Error('a keep-alive was answered in an old Raft term');
+    if (answer.TTL === '0') return undefined;
+    return new LeaseKeeper(client.leaseClient, id, sent, ttlS * 1_000, deadlineMs, events);
   }
 
   /** Whether the lease surely still holds at etcd (with SAFETY_MS to spare), by both clocks. */
@@ -78,20 +90,18 @@ export class LeaseKeeper {
   release(): void {
     this.released = true;
     clearInterval(this.timer);
-    this.lease.release();
   }
 
   /** Ends it at etcd now (bounded: a stop must not wait on an etcd that cannot answer). */
   async revoke(): Promise<void> {
-    this.released = true;
-    clearInterval(this.timer);
-    await this.lease.revoke({ deadline: Date.now() + this.deadlineMs }).catch(() => {});
+    this.release();
+    await this.client.leaseRevoke({ ID: this.id }, { deadline: Date.now() + this.deadlineMs }).catch(() => {});
   }
 
   private keepAlive(): void {
     if (this.released) return;
-    const sent = { mono: performance.now(), wall: Date.now() };
-    this.keepAliveOnce()
+    const sent = now();
+    keepAliveOnce(this.client, this.id, this.deadlineMs)
       .then((answer) => {
         if (this.released || !this.events.isCurrent(answer.header)) return;
         // TTL 0: etcd no longer has the lease (ended, revoked), said by a member of the current term.
@@ -109,19 +119,19 @@ export class LeaseKeeper {
         }, RETRY_MS);
       });
   }
+}
 
-  /** One keep-alive on a stream of its own, with a deadline; the answer, whatever member gave it. */
-  private async keepAliveOnce(): Promise<ILeaseKeepAliveResponse> {
-    const stream = await this.client.leaseKeepAlive({ deadline: Date.now() + this.deadlineMs });
-    try {
-      return await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
-        stream.on('data', resolve);
-        stream.on('error', reject);
-        stream.on('end', () => reject(new Error('the keep-alive stream ended unanswered')));
-        stream.write({ ID: this.id });
-      });
-    } finally {
-      stream.end();
-    }
+/** One keep-alive of lease `id` on a stream of its own, with a deadline; the answer, whatever member gave it. */
+async function keepAliveOnce(client: LeaseClient, id: string, deadlineMs: number): Promise<ILeaseKeepAliveResponse> {
+  const stream = await client.leaseKeepAlive({ deadline: Date.now() + deadlineMs });
+  try {
+    return await new Promise<ILeaseKeepAliveResponse>((resolve, reject) => {
+      stream.on('data', resolve);
+      stream.on('error', reject);
+      stream.on('end', () => reject(new Error('the keep-alive stream ended unanswered')));
+      stream.write({ ID: id });
+    });
+  } finally {
+    stream.end();
   }
 }

@@ -12,6 +12,8 @@ export function statePaths(stateDir: string) {
     heartbeat: join(stateDir, 'heartbeat.json'),
     /** The state lock: a Unix socket the owning clock listens on; the kernel closes it when that clock dies. */
     lock: join(stateDir, 'clock.sock'),
+    /** Cluster mode: the lease this host's leading clock holds, for the clock after it to carry on with. */
+    clusterLease: join(stateDir, 'cluster-lease.json'),
     /** Whether the last start became healthy: drives the start back-off. */
     starts: join(stateDir, 'starts.json'),
   };

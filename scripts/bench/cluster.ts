@@ -8,6 +8,7 @@ import { down, missing, up } from '../cluster/cluster.ts';
 import { WAIT_MS } from '../chaos/plan.ts';
 import { failover } from '../cluster/failovers.ts';
 import { leaderTicking } from '../cluster/faults.ts';
+import { waitFor } from '../lib/wait.ts';
 import { readManifest, type Manifest } from '../cluster/manifest.ts';
 import { cleanUpOnInterrupt } from '../lib/interrupt.ts';
 import { cpuSeconds } from './proc-usage.ts';
@@ -25,6 +26,8 @@ export interface ClusterMeasurements {
   /** The same failovers, to the new leader ready to tick rather than to its first tick. */
   cutReadyMs: number[];
   powerOffReadyMs: number[];
+  /** The leader's clock process SIGKILLed (its host fine): the kill to the clock after it ready, on the same host. */
+  clockKillReadyMs: number[];
   /** Failovers that did not happen as they must (another host ticking, the old one stopped, the lead kept once healed). */
   failures: string[];
   quietSeconds: number;
@@ -38,7 +41,7 @@ const SETTINGS = { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', PROBE_PERIOD_MS: '
 const LOOK_EVERY_MS = 1_000;
 
 export async function measureCluster(count: number, quietSeconds: number, progress: (line: string) => void): Promise<ClusterMeasurements> {
-  const result: ClusterMeasurements = { skipped: missing(), cutMs: [], powerOffMs: [], cutReadyMs: [], powerOffReadyMs: [], failures: [], quietSeconds, quietChanges: 0, leaderCpuPercent: Number.NaN };
+  const result: ClusterMeasurements = { skipped: missing(), cutMs: [], powerOffMs: [], cutReadyMs: [], powerOffReadyMs: [], clockKillReadyMs: [], failures: [], quietSeconds, quietChanges: 0, leaderCpuPercent: Number.NaN };
   if (result.skipped) return result;
   const parent = await mkdtemp(join(tmpdir(), 'estatus-bench-cluster-'));
   const dir = join(parent, 'cluster');
@@ -51,6 +54,7 @@ export async function measureCluster(count: number, quietSeconds: number, progre
     await up({ hosts: 3, dir, dirCreated: true, settings: SETTINGS, progress: (line) => progress(`cluster: ${line}`) });
     const manifest = readManifest(dir) as Manifest;
     await quietWindow(manifest, result, progress);
+    for (let round = 1; round <= count; round++) await clockKill(manifest, result, round, count, progress);
     for (let round = 1; round <= count; round++) {
       for (const kind of ['cut-leader', 'power-off-leader'] as const) {
         // Each after 0.5-2 s of ticking, as chaos draws them: the fault lands anywhere in the lease's keep-alive beat.
@@ -65,6 +69,32 @@ export async function measureCluster(count: number, quietSeconds: number, progre
     return result;
   } finally {
     await takeAway();
+  }
+}
+
+/**
+ * The leader's clock SIGKILLed, its host and etcd fine: PM2 starts it again (it carries on with the
+ * noted lease, no election) and it must lead again from the same host. Timed to its heartbeat's
+ * readyAt: at 2 s / 4 s the first tick may be seconds away by the schedule alone.
+ */
+async function clockKill(manifest: Manifest, result: ClusterMeasurements, round: number, count: number, progress: (line: string) => void): Promise<void> {
+  const leader = await leaderTicking(manifest, Date.now() - 60_000, undefined, 1, 30_000);
+  await sleep(WAIT_MS.min + Math.floor(Math.random() * (WAIT_MS.max - WAIT_MS.min)));
+  const pid = (await readHeartbeat(statePaths(leader.stateDir).heartbeat))?.pid;
+  if (pid === undefined) throw new Error(`no heartbeat from the leader ${leader.name}`);
+  const at = Date.now();
+  process.kill(pid, 'SIGKILL');
+  try {
+    const beat = await waitFor(`a clock after ${leader.name}:${pid} to lead`, async () => {
+      const beats = await Promise.all(manifest.hosts.map(async (host) => ({ host, beat: await readHeartbeat(statePaths(host.stateDir).heartbeat) })));
+      return beats.find(({ beat }) => beat && beat.pid !== pid && beat.cluster?.role === 'leader' && beat.phase === 'ticking' && (beat.readyAt ?? 0) > at);
+    }, 20_000, 20);
+    if (beat.host !== leader) throw new Error(`the lead went to ${beat.host.name}`);
+    result.clockKillReadyMs.push((beat.beat?.readyAt ?? 0) - at);
+    progress(`cluster: leader's clock killed ${round}/${count}: ready again on ${leader.name} ${result.clockKillReadyMs.at(-1)} ms later`);
+  } catch (error) {
+    result.failures.push(`clock-kill: ${error instanceof Error ? error.message : String(error)}`);
+    progress(`cluster: leader's clock killed ${round}/${count}: FAILED: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

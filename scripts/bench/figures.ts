@@ -94,6 +94,13 @@ function clusterFigures(cluster: ClusterMeasurements, restartMs: number[], takeo
     met: null,
   });
   return [
+    {
+      name: "leader's clock killed, host fine (median, p95)",
+      value: `${median(cluster.clockKillReadyMs)} ms, ${percentile(cluster.clockKillReadyMs, 0.95)} ms to ready, same host (${cluster.clockKillReadyMs.length} kills${cluster.failures.some((f) => f.startsWith('clock-kill')) ? `; ${cluster.failures.filter((f) => f.startsWith('clock-kill')).length} FAILED` : ''})`,
+      anchor: `single-host restart ${median(restartMs)} ms (same run)`,
+      target: 'the lead stays on the host',
+      met: cluster.clockKillReadyMs.length > 0 && !cluster.failures.some((f) => f.startsWith('clock-kill')),
+    },
     failoverFigure('failover: leader cut off (median, p95)', cluster.cutMs, 'cut-leader'),
     readyFigure('  the same, to the new leader ready', cluster.cutReadyMs),
     failoverFigure('failover: leader powered off (median, p95)', cluster.powerOffMs, 'power-off-leader'),

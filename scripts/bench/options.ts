@@ -35,6 +35,8 @@ Then, under a second PM2 daemon of its own with CLOCK_STANDBY=1 (two clocks, one
 Then, where this machine can make test hosts (Linux, root, Debian's etcd-server: npm run cluster):
   quiet run                three hosts, one etcd cluster, nothing failing for N s: leader changes
                            counted (none is the target), the leader's CPU beside the single-host clock's
+  clock killed             SIGKILL of the leader's clock alone, N times -> the clock PM2 starts in its
+                           place ready, on the same host (it carries on with the noted lease)
   failover                 the leader cut off the network, and the leader powered off (SIGKILL of every
                            process on it), each N times -> the first tick on another host; beside the
                            restart and the takeover above
@@ -48,7 +50,7 @@ Prints figures; asserts nothing. Progress goes to stderr.
   --extra N           idle processes added for the second window (default 2000, at most 20000)
   --takeovers N       SIGKILLs of the active clock in standby mode (default 20)
   --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
-  --failovers N       failovers of each kind in cluster mode (default 10; 0 leaves the cluster out)
+  --failovers N       failovers of each kind in cluster mode, and clock kills (default 10; 0 leaves the cluster out)
   --quiet-seconds N   length of the cluster's quiet run in seconds (default 300, at least 10)
   --json              machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;

@@ -1,8 +1,8 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { median } from '../lib/stats.ts';
-import { clockLog, down, up } from '../cluster/cluster.ts';
+import { clockLog, down, keepEvidence, up } from '../cluster/cluster.ts';
 import { failover, type FailoverResult } from '../cluster/failovers.ts';
 import { CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
 import { readManifest } from '../cluster/manifest.ts';
@@ -52,11 +52,7 @@ export async function runClusterChaos(options: ChaosOptions, progress: Progress,
     progress.finish();
     outcome.verdict = clusterVerdict(manifest.hosts.map((host) => ({ host: host.name, text: clockLog(host) })));
     if (!clusterVerdictOk(outcome).ok) {
-      outcome.evidence = await mkdtemp(join(tmpdir(), 'estatus-chaos-evidence-'));
-      for (const host of manifest.hosts) {
-        await cp(host.logDir, join(outcome.evidence, host.name, 'logs'), { recursive: true }).catch(() => {});
-        await cp(join(host.etcdDir, '..', 'etcd.log'), join(outcome.evidence, host.name, 'etcd.log')).catch(() => {});
-      }
+      outcome.evidence = await keepEvidence(manifest, 'estatus-chaos-evidence-');
     }
     return outcome;
   } finally {

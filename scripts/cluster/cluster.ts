@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { cp, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
@@ -166,6 +168,16 @@ export async function down(dir: string, progress: (line: string) => void): Promi
   if (manifest.dirCreated) rmSync(dir, { recursive: true, force: true });
   else for (const host of manifest.hosts) rmSync(join(dir, host.name), { recursive: true, force: true });
   if (!manifest.dirCreated) rmSync(join(dir, 'cluster.json'), { force: true });
+}
+
+/** Copies every host's logs (PM2's, etcd's) to a new folder that `down` leaves alone; returns its path. */
+export async function keepEvidence(manifest: Manifest, prefix: string): Promise<string> {
+  const kept = await mkdtemp(join(tmpdir(), prefix));
+  for (const host of manifest.hosts) {
+    await cp(host.logDir, join(kept, host.name, 'logs'), { recursive: true }).catch(() => {});
+    await cp(join(host.etcdDir, '..', 'etcd.log'), join(kept, host.name, 'etcd.log')).catch(() => {});
+  }
+  return kept;
 }
 
 /** A host's clock log, as PM2 wrote it (the file may not exist yet). */

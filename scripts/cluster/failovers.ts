@@ -55,7 +55,10 @@ export async function failover(dir: string, manifest: Manifest, kind: ClusterFau
     } else {
       const ticking = await leaderTicking(manifest, struck.at, undefined, 6);
       result.leaderAfter = ticking.name;
-      if (ticking.name !== leader.name) result.problem = `the lead moved from ${leader.name} to ${ticking.name} when only ${struck.host.name}'s etcd member died`;
+      // The clock restarted by PM2: timed, like a failover, to the first tick anywhere.
+      if (kind === 'kill-leader-clock') result.failoverMs = failoverMs(manifest, '', struck.at);
+      const what = kind === 'kill-etcd' ? `${struck.host.name}'s etcd member` : `${leader.name}'s clock process`;
+      if (ticking.name !== leader.name) result.problem = `the lead moved from ${leader.name} to ${ticking.name} when only ${what} died`;
       await heal();
     }
     result.recovered = result.problem === undefined;

@@ -5,12 +5,14 @@ import { ETCD_LOOK_MS, etcdHealthy, powerOff, powerOn, startEtcd } from './hosts
 import { writeManifest, type HostEntry, type Manifest } from './manifest.ts';
 import { pidsIn, setHostLink, signalAllIn } from './netns.ts';
 import { hostTicks } from './verdict.ts';
+import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
+import { statePaths } from '../../apps/shared/state-dir.ts';
 
 /**
  * Host-level faults of a test cluster, shared by its test, `npm run chaos -- --cluster` and the
  * bench: each strikes at once and returns the moment it struck and how to heal what it broke.
  */
-export const CLUSTER_FAULT_KINDS = ['cut-leader', 'power-off-leader', 'freeze-leader', 'kill-etcd'] as const;
+export const CLUSTER_FAULT_KINDS = ['cut-leader', 'power-off-leader', 'freeze-leader', 'kill-etcd', 'kill-leader-clock'] as const;
 export type ClusterFaultKind = (typeof CLUSTER_FAULT_KINDS)[number];
 
 export const CLUSTER_FAULT_DESCRIPTIONS: Record<ClusterFaultKind, string> = {
@@ -18,6 +20,7 @@ export const CLUSTER_FAULT_DESCRIPTIONS: Record<ClusterFaultKind, string> = {
   'power-off-leader': 'SIGKILL of every process on the leader; another host must tick; then etcd and pm2 resurrect again',
   'freeze-leader': 'SIGSTOP of every process on the leader; another host must tick; thawed, the old one never ticks again',
   'kill-etcd': "SIGKILL of a follower's etcd member; the leader ticks on; then the member is started again",
+  'kill-leader-clock': "SIGKILL of the leader's clock alone; PM2 starts it again and it leads on, from the same host",
 };
 
 /** Faults after which the lead must move to another host. */
@@ -98,6 +101,12 @@ export async function strike(dir: string, manifest: Manifest, kind: ClusterFault
     case 'freeze-leader':
       signalAllIn(leader.netns, 'SIGSTOP');
       return { kind, host: leader, leader, at, heal: async () => void signalAllIn(leader.netns, 'SIGCONT') };
+    case 'kill-leader-clock': {
+      const pid = (await readHeartbeat(statePaths(leader.stateDir).heartbeat))?.pid;
+      if (!pid || !pidsIn(leader.netns).includes(pid)) throw new Error(`no clock process of ${leader.name}'s to kill`);
+      process.kill(pid, 'SIGKILL');
+      return { kind, host: leader, leader, at, heal: async () => {} };
+    }
     case 'kill-etcd': {
       const follower = manifest.hosts.find((entry) => entry !== leader) as HostEntry;
       const etcd = pidsIn(follower.netns).find((pid) => commOf(pid) === 'etcd');
