@@ -16,7 +16,7 @@ export type ParsedArgs = { kind: 'run'; options: ChaosOptions } | { kind: 'help'
 
 // One round of every kind, and then some: enough to see each heal twice in about a minute.
 export const DEFAULT_FAULTS = 2 * FAULT_KINDS.length;
-/** Two rounds of the kinds of the mode: 16 faults, 18 with --standby, 8 with --cluster. */
+/** Two rounds of the kinds of the mode: 16 faults, 18 with --standby, 10 with --cluster. */
 export const defaultFaults = (standby: boolean, cluster = false): number => 2 * (cluster ? CLUSTER_FAULT_KINDS.length : faultKinds(standby).length);
 export const MAX_FAULTS = 1_000;
 

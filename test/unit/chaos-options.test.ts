@@ -22,7 +22,7 @@ Defaults('--standby: hot-standby mode, and two rounds of its 9 kinds by default'
   assert.equal(parseChaosArgs(['--standby'], seed42), { kind: 'run', options: { faults: 18, seed: 42, standby: true, cluster: false } });
   assert.equal(parseChaosArgs(['--faults', '8', '--seed', '3', '--standby'], seed42), { kind: 'run', options: { faults: 8, seed: 3, standby: true, cluster: false } });
   assert.is(parseChaosArgs(['--standby=1']).kind, 'usage');
-  assert.equal(parseChaosArgs(['--cluster'], seed42), { kind: 'run', options: { faults: 8, seed: 42, standby: false, cluster: true } });
+  assert.equal(parseChaosArgs(['--cluster'], seed42), { kind: 'run', options: { faults: 10, seed: 42, standby: false, cluster: true } });
   assert.is(parseChaosArgs(['--cluster', '--standby']).kind, 'usage');
 });
 
