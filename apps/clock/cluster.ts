@@ -14,7 +14,7 @@ import { RaftPlacement } from './raft-placement.ts';
  * The election is one key, `/<cluster>/leader`, created only if absent and bound to the candidate's
  * lease: whoever creates it leads until its lease ends (etcd deletes the key), and the followers,
  * watching it, race to create it again. The checkpoint lives under `/<cluster>/checkpoint`, written
- * only in a transaction that holds while the leader key is still bound to the writer's lease
+ * only in a transaction that holds while the leader key is still the one the writer's win wrote
  * (fencing): a deposed or partitioned leader can never overwrite its successor's progress.
  *
  * A leader stops ticking before its lease can end at etcd (LeaseKeeper says until when it surely
@@ -59,6 +59,8 @@ export class Cluster {
   private lostSaid = false;
   private checker: NodeJS.Timeout | undefined;
   private guard: Watcher | undefined;
+  /** The revision at which this clock wrote the leader key (its win): what every checkpoint write is fenced on. */
+  private wonAt: string | undefined;
   private readonly placement: RaftPlacement;
   /**
    * The highest Raft term any etcd answer has shown. A member that was etcd's leader, frozen and
@@ -125,7 +127,9 @@ export class Cluster {
         // The client sends a call again, to another member, when an answer is late: the try that
         // won may have been the one before this, and this one found the key already ours.
         if (result.succeeded || (leader === this.me && holder?.lease === lease.id)) {
-          return this.won(lease, result.header.revision, result.responses[1]?.response_range?.kvs[0]?.value.toString());
+          // Won by an earlier try: the key's own revision is that win's, not this answer's.
+          const revision = result.succeeded ? result.header.revision : (holder?.mod_revision ?? result.header.revision);
+          return this.won(lease, revision, result.responses[1]?.response_range?.kvs[0]?.value.toString());
         }
         // Ours, but bound to a lease this clock let go after a failed call: ended now, not in a TTL.
         if (leader === this.me && holder) {
@@ -148,6 +152,8 @@ export class Cluster {
   /** Leading from `revision` on with `lease`: guarded, noted for the clock after this one, etcd's leadership kept off. */
   private async won(lease: LeaseKeeper, revision: string, checkpoint: string | undefined): Promise<{ checkpoint: Checkpoint | undefined }> {
     this.leading = true;
+    // The win's own revision: its put of the leader key is the one write of that revision.
+    this.wonAt = revision;
     this.guardLeaderKey(revision);
     await this.record.write(lease.id, this.me);
     this.placement.start();
@@ -192,13 +198,16 @@ export class Cluster {
 
   /** Writes the checkpoint, only while this clock still leads; false when the fence says it does not. */
   async writeCheckpoint(text: string): Promise<boolean> {
-    if (!this.lease) return false;
+    if (!this.lease || this.wonAt === undefined) return false;
+    // The fence is the leader key exactly as this clock's win left it (its revision), not merely its
+    // lease: a clock that carried on with its predecessor's lease rewrote the key, so a write of the
+    // dead predecessor's still on its way cannot land over its successor's progress.
     const result = await this.client
-      .if(this.leaderKey, 'Lease', '==', this.lease.id)
+      .if(this.leaderKey, 'Mod', '==', this.wonAt)
       .then(this.client.put(this.checkpointKey).value(text))
       .commit();
     this.isCurrent(result.header);
-    if (!result.succeeded) this.lose(`the leader key ${this.leaderKey} is no longer bound to this clock's lease`);
+    if (!result.succeeded) this.lose(`the leader key ${this.leaderKey} is no longer the one this clock wrote`);
     return result.succeeded;
   }
 

@@ -12,6 +12,7 @@ import { waitFor } from '../lib/wait.ts';
 import { readManifest, type Manifest } from '../cluster/manifest.ts';
 import { cleanUpOnInterrupt } from '../lib/interrupt.ts';
 import { cpuSeconds } from './proc-usage.ts';
+import { SETTLE_MS } from './measure.ts';
 
 /**
  * The bench's cluster rows: three test hosts (npm run cluster) at the production defaults. First a
@@ -79,6 +80,9 @@ export async function measureCluster(count: number, quietSeconds: number, progre
  */
 async function clockKill(manifest: Manifest, result: ClusterMeasurements, round: number, count: number, progress: (line: string) => void): Promise<void> {
   const leader = await leaderTicking(manifest, Date.now() - 60_000, undefined, 1, 30_000);
+  // Only a clock ready for over a second (as the single-host kills): the healthy-restart path, not
+  // the crash-loop back-off that a clock killed sooner earns (1 s more, by design).
+  await waitFor(`${leader.name}'s clock ready for ${SETTLE_MS} ms`, async () => Date.now() - ((await readHeartbeat(statePaths(leader.stateDir).heartbeat))?.readyAt ?? Date.now()) > SETTLE_MS, 30_000, 50);
   await sleep(WAIT_MS.min + Math.floor(Math.random() * (WAIT_MS.max - WAIT_MS.min)));
   const pid = (await readHeartbeat(statePaths(leader.stateDir).heartbeat))?.pid;
   if (pid === undefined) throw new Error(`no heartbeat from the leader ${leader.name}`);

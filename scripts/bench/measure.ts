@@ -17,7 +17,7 @@ import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './tick-ac
 
 // Kill only a clock that has been ready for over a second: the figure is the healthy-restart path,
 // not the crash-loop back-off.
-const SETTLE_MS = 1_200;
+export const SETTLE_MS = 1_200;
 // The hang and stall figures are for the probe's production defaults, whatever the caller's environment says.
 export const PROBE_PERIOD_MS = 500;
 export const PROBE_HANG_MS = 3_000;
