@@ -99,6 +99,7 @@ export class Clock {
         signalReady();
         publishMetrics({ role: { value: 'standby' } });
         if (waitingSince === undefined) this.rehearseTakeover();
+        if (waitingSince === undefined && config.cluster) void this.warmCluster();
       } else {
         warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
       }
@@ -187,22 +188,7 @@ export class Clock {
    */
   private async lead(): Promise<Checkpoint | undefined> {
     const cluster = this.config.cluster as NonNullable<ClockConfig['cluster']>;
-    const [{ Cluster }, { leaseRecordAt }] = await Promise.all([import('./cluster.ts'), import('./lease-record.ts')]);
-    const trouble = (line: string): void => warn(`cluster ${cluster.name}: ${line}`);
-    // Read and written only here, under the state lock this clock holds (see lease-record.ts).
-    const record = leaseRecordAt(this.paths.clusterLease, cluster.name, trouble);
-    this.cluster = new Cluster(cluster, {
-      following: (leader, why) => {
-        this.following = true;
-        this.leader = leader;
-        log(`cluster ${cluster.name}: following (${why}); this clock ticks only once it leads`);
-        signalReady();
-        publishMetrics({ role: { value: 'follower' } });
-      },
-      lost: (reason) => this.deposed(reason),
-      trouble,
-      said: (line) => log(`cluster ${cluster.name}: ${line}`),
-    }, record);
+    this.cluster ??= await this.makeCluster();
     this.following = true;
     const { checkpoint } = await this.cluster.campaign();
     this.following = false;
@@ -215,6 +201,30 @@ export class Clock {
     );
     log(`cluster ${cluster.name}: this clock (${this.cluster.me}) leads; resuming from ${checkpoint ? "the cluster's checkpoint" : 'this host\'s checkpoint (the cluster has none yet)'}`);
     return checkpoint;
+  }
+
+  /**
+   * Cluster mode: etcd's client, loaded and connected (~0.2 s), but no campaign yet: that waits for
+   * the state lock. A standby makes it while it waits, so that its takeover does not pay for it.
+   */
+  private async makeCluster(): Promise<Cluster> {
+    const cluster = this.config.cluster as NonNullable<ClockConfig['cluster']>;
+    const [{ Cluster }, { leaseRecordAt }] = await Promise.all([import('./cluster.ts'), import('./lease-record.ts')]);
+    const trouble = (line: string): void => warn(`cluster ${cluster.name}: ${line}`);
+    // Read and written only in a campaign, under the state lock (see lease-record.ts).
+    const record = leaseRecordAt(this.paths.clusterLease, cluster.name, trouble);
+    return new Cluster(cluster, {
+      following: (leader, why) => {
+        this.following = true;
+        this.leader = leader;
+        log(`cluster ${cluster.name}: following (${why}); this clock ticks only once it leads`);
+        signalReady();
+        publishMetrics({ role: { value: 'follower' } });
+      },
+      lost: (reason) => this.deposed(reason),
+      trouble,
+      said: (line) => log(`cluster ${cluster.name}: ${line}`),
+    }, record);
   }
 
   /** Cluster mode: writes `snapshot` to etcd before the first tick; false (and leaving) if the fence says no. */
@@ -274,10 +284,22 @@ export class Clock {
     return {
       name: this.config.cluster?.name ?? '',
       host: this.config.cluster?.host ?? '',
-      role: this.following || !this.cluster ? 'follower' : 'leader',
+      role: this.cluster?.leads ? 'leader' : 'follower',
       leader: this.leader ?? null,
       leaseAgeMs: leaseAgeMs === undefined ? null : Math.round(leaseAgeMs),
     };
+  }
+
+  /** A standby in cluster mode: etcd's client made and connected while it waits (see makeCluster). */
+  private async warmCluster(): Promise<void> {
+    try {
+      const cluster = await this.makeCluster();
+      if (this.cluster || this.stopping) return;
+      this.cluster = cluster;
+      await cluster.connect();
+    } catch {
+      // Nothing lost: the takeover makes it then.
+    }
   }
 
   /**

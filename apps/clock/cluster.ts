@@ -88,6 +88,16 @@ export class Cluster {
     this.placement = new RaftPlacement(config.endpoints, callDeadlineMs(config.leaseS), (line) => this.events.said(line));
   }
 
+  /** Whether this clock won the leadership and has not lost it. */
+  get leads(): boolean {
+    return this.leading;
+  }
+
+  /** Opens the way to etcd ahead of need (a standby's takeover then starts with it open): one read, its answer unused. */
+  async connect(): Promise<void> {
+    await this.client.get(this.leaderKey).catch(() => undefined);
+  }
+
   /** Whether this clock leads and its lease is sure to hold: the one test before every tick. */
   holds(): boolean {
     return this.leading && this.lease !== undefined && this.lease.holds();
@@ -219,8 +229,9 @@ export class Cluster {
     void this.guard?.cancel().catch(() => {});
     this.placement.stop();
     // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
-    // A clean stop hands nothing on: the lead goes to whichever host is quickest.
-    this.record.clear();
+    // A clean stop hands nothing on: the lead goes to whichever host is quickest. Only a clock that
+    // led clears the record: a standby stopping must not take the active leader's away.
+    if (this.wonAt !== undefined) this.record.clear();
     await this.lease?.revoke();
     this.client.close();
   }

@@ -187,6 +187,46 @@ Cluster('the verdict over every host\'s log: no tick number lost, never two host
 
 Cluster.run();
 
+// ---
+
+const Standby = suite<Context>('cluster with a hot standby on each host (CLOCK_STANDBY=1)', {} as Context);
+
+Standby.before(async (context) => {
+  if (cannot) return;
+  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
+  const run = await cluster(['up', '--hosts', '3', '--dir', context.dir], { CLOCK_STANDBY: '1' });
+  assert.is(run.code, 0, run.stderr);
+  context.manifest = readManifest(context.dir) as Manifest;
+});
+
+Standby.after(async (context) => {
+  if (cannot || !context.dir) return;
+  const run = await cluster(['down', '--dir', context.dir]);
+  assert.is(run.code, 0, run.stderr);
+  await rm(join(context.dir, '..'), { recursive: true, force: true });
+});
+
+Standby("the leader's active clock SIGKILLed: its host's standby takes over and carries on with the lease; the lead stays there, no tick lost", async ({ dir, manifest }) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const leader = await leaderTicking(manifest, 0);
+  // The standby must be waiting, its etcd client made, before the kill.
+  await waitFor(`${leader.name}'s standby waiting`, () => /standby: clock pid \d+ is active/.test(clockLog(leader)), 20_000);
+  const pid = (await statusOf(dir)).hosts.find((entry) => entry.name === leader.name)?.clockPid as number;
+  const at = Date.now();
+  process.kill(pid, 'SIGKILL');
+  const next = await leaderTicking(manifest, at, undefined, 3);
+  console.log(`    ${leader.name}'s active clock killed: ${next.name}'s standby ticking ${failoverMs(manifest, '', at)} ms later`);
+  assert.is(next.name, leader.name, 'the lead left the host whose standby was there to take over');
+  const log = clockLog(leader);
+  assert.match(log, `took over from clock pid ${pid}`);
+  assert.match(log, `carried on with the lease of this host's previous clock (${leader.name}:${pid})`);
+  const verdict = clusterVerdict(manifest.hosts.map((entry) => ({ host: entry.name, text: clockLog(entry) })));
+  assert.equal(verdict.overlaps, [], 'two hosts ticked at once');
+  assert.equal([...verdict.continuity.threads.values()].flatMap((thread) => thread.breaks), [], 'a tick number was lost');
+});
+
+Standby.run();
+
 
 
 // ---
