@@ -25,7 +25,7 @@ const clockEnv = {
   NODE_ENV: 'production',
 };
 // Cluster mode: set CLOCK_ETCD (etcd's client URLs) and the clocks of several hosts elect one leader.
-for (const name of ['CLOCK_ETCD', 'CLOCK_CLUSTER', 'CLOCK_HOST', 'CLOCK_LEASE_S']) {
+for (const name of ['CLOCK_ETCD', 'CLOCK_CLUSTER', 'CLOCK_HOST', 'CLOCK_LEASE_S', 'CLOCK_ETCD_CA', 'CLOCK_ETCD_CERT', 'CLOCK_ETCD_KEY']) {
   const value = env[name];
   if (value !== undefined) clockEnv[name] = value;
 }

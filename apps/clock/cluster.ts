@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Etcd3, type Watcher } from 'etcd3';
+import { Etcd3, type IOptions, type Watcher } from 'etcd3';
 import type { ClusterConfig } from '../shared/config.ts';
 import { parseCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { etcdLeaseWarning } from './etcd-version.ts';
@@ -78,6 +78,7 @@ export class Cluster {
     private readonly record: LeaseRecord,
   ) {
     this.client = new Etcd3({
+      ...etcdConnection(config),
       hosts: config.endpoints,
       dialTimeout: callDeadlineMs(config.leaseS),
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callDeadlineMs(config.leaseS) }),
@@ -85,7 +86,7 @@ export class Cluster {
     this.leaderKey = `/${config.name}/leader`;
     this.checkpointKey = `/${config.name}/checkpoint`;
     this.me = `${config.host}:${process.pid}`;
-    this.placement = new RaftPlacement(config.endpoints, callDeadlineMs(config.leaseS), (line) => this.events.said(line));
+    this.placement = new RaftPlacement(config.endpoints, etcdConnection(config), callDeadlineMs(config.leaseS), (line) => this.events.said(line));
   }
 
   /** Whether this clock won the leadership and has not lost it. */
@@ -366,6 +367,14 @@ export class Cluster {
     this.lostSaid = true;
     this.events.lost(reason);
   }
+}
+
+/** How to reach etcd: for https, the CA to trust and this client's certificate, when given (else the system's roots). */
+export function etcdConnection(config: ClusterConfig): Pick<IOptions, 'credentials'> {
+  const tls = config.tls;
+  if (!tls || (!tls.ca && !tls.cert)) return {};
+  // grpc's createSsl takes a missing CA as "the system's roots"; the client's type wants one anyway.
+  return { credentials: { rootCertificate: tls.ca as Buffer, privateKey: tls.key, certChain: tls.cert } };
 }
 
 function oneLine(error: unknown): string {

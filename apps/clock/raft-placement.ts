@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import { Etcd3 } from 'etcd3';
+import { Etcd3, type IOptions } from 'etcd3';
 
 /**
  * Cluster mode, on the leader: keeps etcd's own Raft leadership off the etcd member that runs on
@@ -35,6 +35,8 @@ export class RaftPlacement {
 
   constructor(
     private readonly endpoints: string[],
+    /** The TLS settings of every connection to etcd (see etcdConnection). */
+    private readonly connection: Pick<IOptions, 'credentials'>,
     private readonly deadlineMs: number,
     private readonly said: (line: string) => void,
   ) {}
@@ -77,7 +79,7 @@ export class RaftPlacement {
   /** true when this host's member does not lead etcd (any more); false when that could not be made so, or not yet known. */
   private async keepOff(): Promise<boolean> {
     try {
-      this.local ??= new Etcd3({ hosts: [this.localEndpoint as string], dialTimeout: this.deadlineMs });
+      this.local ??= new Etcd3({ ...this.connection, hosts: [this.localEndpoint as string], dialTimeout: this.deadlineMs });
       const status = await this.local.maintenance.status(this.options());
       const self = status.header.member_id;
       // No leader yet: etcd is electing, and this host's member may be the one it elects.
@@ -98,7 +100,7 @@ export class RaftPlacement {
   /** How far a member has applied the log, or undefined when it does not answer in time (down, frozen, cut off). */
   private async appliedIndex(clientURLs: string[]): Promise<bigint | undefined> {
     if (clientURLs.length === 0) return undefined;
-    const member = new Etcd3({ hosts: clientURLs, dialTimeout: this.deadlineMs });
+    const member = new Etcd3({ ...this.connection, hosts: clientURLs, dialTimeout: this.deadlineMs });
     try {
       return BigInt((await member.maintenance.status(this.options())).raftAppliedIndex);
     } catch {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,12 @@ export interface ClusterConfig {
   host: string;
   /** The leader's lease, in whole seconds (CLOCK_LEASE_S): a dead leader is replaced about this long after it died. */
   leaseS: number;
+  /**
+   * https endpoints: the CA that signed etcd's certificates (CLOCK_ETCD_CA; without it the system's
+   * own roots) and this client's certificate and key for etcd's --client-cert-auth (CLOCK_ETCD_CERT,
+   * CLOCK_ETCD_KEY). undefined for http.
+   */
+  tls: { ca: Buffer | undefined; cert: Buffer | undefined; key: Buffer | undefined } | undefined;
 }
 
 const DEFAULT_INTERVALS = '2,4';
@@ -86,7 +93,44 @@ export function parseCluster(env: NodeJS.ProcessEnv): ClusterConfig | undefined 
   if (!/^\d+$/.test(leaseText) || leaseS < 2 || leaseS > 60) {
     throw new ConfigError('CLOCK_LEASE_S', env.CLOCK_LEASE_S, "a whole number of seconds from 2 (etcd's shortest lease) to 60, e.g. CLOCK_LEASE_S=2");
   }
-  return { endpoints: endpoints.map((endpoint) => new URL(endpoint).origin), name, host, leaseS };
+  const secure = endpoints.map((endpoint) => new URL(endpoint).protocol === 'https:');
+  if (secure.some((each) => each !== secure[0])) {
+    throw new ConfigError('CLOCK_ETCD', raw, 'URLs all http:// or all https:// (one connection setting serves every member)');
+  }
+  return { endpoints: endpoints.map((endpoint) => new URL(endpoint).origin), name, host, leaseS, tls: parseEtcdTls(env, secure[0] === true) };
+}
+
+/** CLOCK_ETCD_CA, CLOCK_ETCD_CERT, CLOCK_ETCD_KEY: PEM files, read once at start. */
+function parseEtcdTls(env: NodeJS.ProcessEnv, secure: boolean): ClusterConfig['tls'] {
+  const names = ['CLOCK_ETCD_CA', 'CLOCK_ETCD_CERT', 'CLOCK_ETCD_KEY'] as const;
+  const given = names.filter((name) => (env[name] ?? '').trim() !== '');
+  if (!secure) {
+    if (given[0]) throw new ConfigError(given[0], env[given[0]], 'a PEM file only with https:// URLs in CLOCK_ETCD (unset for http)');
+    return undefined;
+  }
+  const certGiven = given.includes('CLOCK_ETCD_CERT');
+  const keyGiven = given.includes('CLOCK_ETCD_KEY');
+  if (certGiven !== keyGiven) {
+    const missing = certGiven ? 'CLOCK_ETCD_KEY' : 'CLOCK_ETCD_CERT';
+    throw new ConfigError(missing, env[missing] ?? '', 'a PEM file: CLOCK_ETCD_CERT and CLOCK_ETCD_KEY go together (the client certificate and its key)');
+  }
+  const read = (name: (typeof names)[number], what: string, marker: RegExp): Buffer | undefined => {
+    const path = (env[name] ?? '').trim();
+    if (path === '') return undefined;
+    let text: Buffer;
+    try {
+      text = readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(name, env[name], `a readable PEM file holding ${what} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+    if (!marker.test(text.toString('latin1'))) throw new ConfigError(name, env[name], `a PEM file holding ${what} (no ${marker.source} in it)`);
+    return text;
+  };
+  return {
+    ca: read('CLOCK_ETCD_CA', "the CA certificate that signed etcd's", /-----BEGIN CERTIFICATE-----/),
+    cert: read('CLOCK_ETCD_CERT', "this client's certificate", /-----BEGIN CERTIFICATE-----/),
+    key: read('CLOCK_ETCD_KEY', "this client's private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/),
+  };
 }
 
 export function parseIntervals(raw: string | undefined): number[] {

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -167,8 +169,10 @@ Cluster('unset or empty CLOCK_ETCD: one host, no cluster, whatever else is set',
 });
 
 Cluster('a list of http(s) URLs, with the cluster name, host and lease', () => {
-  const config = parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379, https://etcd.example:2379/', CLOCK_HOST: 'h1', CLOCK_CLUSTER: 'prod-clock', CLOCK_LEASE_S: '5' });
-  assert.equal(config, { endpoints: ['http://10.1.0.11:2379', 'https://etcd.example:2379'], name: 'prod-clock', host: 'h1', leaseS: 5 });
+  const config = parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379, http://etcd.example:2379/', CLOCK_HOST: 'h1', CLOCK_CLUSTER: 'prod-clock', CLOCK_LEASE_S: '5' });
+  assert.equal(config, { endpoints: ['http://10.1.0.11:2379', 'http://etcd.example:2379'], name: 'prod-clock', host: 'h1', leaseS: 5, tls: undefined });
+  // https with no files: the system's roots.
+  assert.equal(parseCluster({ CLOCK_ETCD: 'https://etcd.example:2379' })?.tls, { ca: undefined, cert: undefined, key: undefined });
   const defaults = parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379' });
   assert.is(defaults?.name, 'estatus');
   assert.is(defaults?.leaseS, 2);
@@ -185,11 +189,34 @@ for (const [variable, value] of [
   ['CLOCK_LEASE_S', '1'],
   ['CLOCK_LEASE_S', '2.5'],
   ['CLOCK_LEASE_S', '61'],
+  ['CLOCK_ETCD', 'http://10.1.0.11:2379,https://10.1.0.12:2379'],
+  ['CLOCK_ETCD_CA', '/etc/hostname'],
 ] as const) {
   Cluster(`rejects ${variable}=${JSON.stringify(value)}, naming it`, () => {
     const env = { CLOCK_ETCD: 'http://10.1.0.11:2379', [variable]: value };
     assertSaysWhy(configError(() => parseCluster(env)), variable, value);
   });
 }
+
+Cluster('https: the CA and the client certificate read from PEM files; each bad one named', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'estatus-etcd-tls-'));
+  try {
+    const pem = (kind: string): string => `-----BEGIN ${kind}-----\nAAAA\n-----END ${kind}-----\n`;
+    writeFileSync(join(dir, 'ca.pem'), pem('CERTIFICATE'));
+    writeFileSync(join(dir, 'client.pem'), pem('CERTIFICATE'));
+    writeFileSync(join(dir, 'client-key.pem'), pem('PRIVATE KEY'));
+    const https = { CLOCK_ETCD: 'https://10.1.0.11:2379' };
+    const tls = parseCluster({ ...https, CLOCK_ETCD_CA: join(dir, 'ca.pem'), CLOCK_ETCD_CERT: join(dir, 'client.pem'), CLOCK_ETCD_KEY: join(dir, 'client-key.pem') })?.tls;
+    assert.is(tls?.ca?.toString(), pem('CERTIFICATE'));
+    assert.is(tls?.key?.toString(), pem('PRIVATE KEY'));
+    // Over http the files mean nothing: said, not ignored.
+    assertSaysWhy(configError(() => parseCluster({ CLOCK_ETCD: 'http://10.1.0.11:2379', CLOCK_ETCD_CA: join(dir, 'ca.pem') })), 'CLOCK_ETCD_CA', join(dir, 'ca.pem'));
+    assertSaysWhy(configError(() => parseCluster({ ...https, CLOCK_ETCD_CERT: join(dir, 'client.pem') })), 'CLOCK_ETCD_KEY', '');
+    assertSaysWhy(configError(() => parseCluster({ ...https, CLOCK_ETCD_CA: join(dir, 'missing.pem') })), 'CLOCK_ETCD_CA', join(dir, 'missing.pem'));
+    assertSaysWhy(configError(() => parseCluster({ ...https, CLOCK_ETCD_CERT: join(dir, 'client.pem'), CLOCK_ETCD_KEY: join(dir, 'client.pem') })), 'CLOCK_ETCD_KEY', join(dir, 'client.pem'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 Cluster.run();
