@@ -9,6 +9,7 @@ import { statePaths } from '../../apps/shared/state-dir.ts';
 import { waitFor } from '../lib/wait.ts';
 import { ETCD_LOOK_MS, etcdHealthy, etcdLook, hostPm2, startEcosystem, startEtcd } from './hosts.ts';
 import { readManifest, writeManifest, type HostEntry, type Manifest } from './manifest.ts';
+import { makeCertificates } from './certs.ts';
 import { allEnded, createHost, createSwitch, deleteNamespace, signalAllIn } from './netns.ts';
 
 /** `npm run cluster`'s three verbs: make a cluster of test hosts, say how it is, take it all away. */
@@ -38,6 +39,8 @@ export interface UpOptions {
   dirCreated: boolean;
   /** The clocks' settings (CLOCK_INTERVALS, CLOCK_TICKS, PROBE_*, CLOCK_LEASE_S …), from the environment. */
   settings: Record<string, string>;
+  /** etcd over https only, with client certificates of a CA made for this cluster (certs.ts). */
+  tls?: boolean;
   progress(line: string): void;
 }
 
@@ -68,6 +71,12 @@ export async function up(options: UpOptions): Promise<{ dir: string; manifest: M
       link: `v${tag}${name}`.slice(0, 15),
     });
   }
+  if (options.tls) {
+    manifest.tlsDir = join(dir, 'tls');
+    writeManifest(dir, manifest);
+    options.progress('making a CA of the cluster\'s own, a certificate for each etcd member and one for the clocks (openssl)');
+    makeCertificates(manifest.tlsDir, manifest.hosts);
+  }
   writeManifest(dir, manifest);
   options.progress(`making ${options.hosts} hosts in network namespaces estatus-${tag}-*, ${manifest.subnet}`);
   createSwitch(manifest.switchNetns);
@@ -80,7 +89,7 @@ export async function up(options: UpOptions): Promise<{ dir: string; manifest: M
     host.etcdPid = startEtcd(manifest, host, 'new');
     writeManifest(dir, manifest);
   }
-  await waitFor('every etcd member to be healthy', async () => (await Promise.all(manifest.hosts.map(etcdHealthy))).every(Boolean), 30_000, ETCD_LOOK_MS);
+  await waitFor('every etcd member to be healthy', async () => (await Promise.all(manifest.hosts.map((host) => etcdHealthy(manifest, host)))).every(Boolean), 30_000, ETCD_LOOK_MS);
   options.progress('starting the ecosystem under each host\'s own PM2');
   for (const host of manifest.hosts) {
     await startEcosystem(manifest, host);
@@ -127,7 +136,7 @@ export async function status(manifest: Manifest, { etcd = true }: { etcd?: boole
   const hosts = await Promise.all(
     manifest.hosts.map(async (host): Promise<HostStatus> => {
       const beat: Heartbeat | undefined = await readHeartbeat(statePaths(host.stateDir).heartbeat);
-      const look = etcd ? await etcdLook(host) : undefined;
+      const look = etcd ? await etcdLook(manifest, host) : undefined;
       const fresh = beat !== undefined && now - beat.writtenAt <= HEARTBEAT_FRESH_MS;
       const role = fresh ? (beat.cluster?.role ?? null) : null;
       return {
@@ -167,6 +176,7 @@ export async function down(dir: string, progress: (line: string) => void): Promi
   progress(`removed the namespaces estatus-${manifest.tag}-* and every process in them`);
   if (manifest.dirCreated) rmSync(dir, { recursive: true, force: true });
   else for (const host of manifest.hosts) rmSync(join(dir, host.name), { recursive: true, force: true });
+  if (!manifest.dirCreated && manifest.tlsDir) rmSync(manifest.tlsDir, { recursive: true, force: true });
   if (!manifest.dirCreated) rmSync(join(dir, 'cluster.json'), { force: true });
 }
 

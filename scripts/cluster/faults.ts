@@ -122,7 +122,7 @@ export async function strike(dir: string, manifest: Manifest, kind: ClusterFault
           follower.etcdPid = startEtcd(manifest, follower, 'existing');
           writeManifest(dir, manifest);
           // Each look starts a process in the namespace: a few a second, not twenty.
-          await waitFor(`etcd on ${follower.name} healthy again`, () => etcdHealthy(follower), 20_000, ETCD_LOOK_MS);
+          await waitFor(`etcd on ${follower.name} healthy again`, () => etcdHealthy(manifest, follower), 20_000, ETCD_LOOK_MS);
         },
       };
     }

@@ -5,7 +5,8 @@ import { PM2_BIN } from '../lib/pm2-cli.ts';
 import { ECOSYSTEM } from '../lib/pm2-sandbox.ts';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { waitFor } from '../lib/wait.ts';
-import { etcdEndpoints, type HostEntry, type Manifest } from './manifest.ts';
+import { etcdEndpoints, etcdUrl, type HostEntry, type Manifest } from './manifest.ts';
+import { tlsFiles } from './certs.ts';
 import { allEnded, signalAllIn } from './netns.ts';
 
 /** What runs on each test host: an etcd member and a PM2 daemon with the ecosystem, inside its namespace. */
@@ -33,8 +34,9 @@ export function startEtcd(manifest: Manifest, host: HostEntry, state: 'new' | 'e
       'netns', 'exec', host.netns, 'etcd',
       '--name', host.name,
       '--data-dir', host.etcdDir,
-      '--listen-client-urls', `http://${host.ip}:2379`,
-      '--advertise-client-urls', `http://${host.ip}:2379`,
+      '--listen-client-urls', etcdUrl(manifest, host),
+      '--advertise-client-urls', etcdUrl(manifest, host),
+      ...tlsFlags(manifest, host),
       '--listen-peer-urls', `http://${host.ip}:2380`,
       '--initial-advertise-peer-urls', `http://${host.ip}:2380`,
       '--initial-cluster', peers,
@@ -58,6 +60,35 @@ export function startEtcd(manifest: Manifest, host: HostEntry, state: 'new' | 'e
   return child.pid;
 }
 
+/** With --tls: clients only over https, and only with a certificate the cluster's CA signed (peers stay http). */
+function tlsFlags(manifest: Manifest, host: HostEntry): string[] {
+  if (!manifest.tlsDir) return [];
+  const files = tlsFiles(manifest.tlsDir);
+  return ['--cert-file', files.serverCert(host.name), '--key-file', files.serverKey(host.name), '--trusted-ca-file', files.ca, '--client-cert-auth'];
+}
+
+/**
+ * The start of a `node -e` script that asks `host`'s member over its gateway: `ask(path, body?)`
+ * resolves to the answer's status and JSON body; over https with the cluster's client certificate.
+ */
+function askScript(manifest: Manifest, host: HostEntry): string {
+  const files = manifest.tlsDir ? tlsFiles(manifest.tlsDir) : undefined;
+  const tls = files ? `ca: fs.readFileSync(${JSON.stringify(files.ca)}), cert: fs.readFileSync(${JSON.stringify(files.clientCert)}), key: fs.readFileSync(${JSON.stringify(files.clientKey)}),` : '';
+  return `
+    const fs = require('node:fs');
+    const ask = (path, body) => new Promise((resolve, reject) => {
+      const url = new URL(path, ${JSON.stringify(etcdUrl(manifest, host))});
+      const request = require(url.protocol === 'https:' ? 'node:https' : 'node:http').request(url, { method: body ? 'POST' : 'GET', timeout: 1500, ${tls} }, (response) => {
+        let text = '';
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => { try { resolve({ status: response.statusCode, body: JSON.parse(text) }); } catch (error) { reject(error); } });
+      });
+      request.on('timeout', () => request.destroy(new Error('timed out')));
+      request.on('error', reject);
+      request.end(body);
+    });`;
+}
+
 /** How often to ask etcdHealthy in a wait: each ask starts a process in the namespace. */
 export const ETCD_LOOK_MS = 250;
 
@@ -74,14 +105,12 @@ export interface EtcdLook {
  * How `host`'s etcd member is, asked from inside its own namespace through etcd's HTTP gateway:
  * /health, then /v3/maintenance/status (who leads etcd's Raft, its release).
  */
-export async function etcdLook(host: HostEntry): Promise<EtcdLook> {
-  const base = `http://${host.ip}:2379`;
-  const script = `
-    const ask = (path, body) => fetch('${base}' + path, { method: body ? 'POST' : 'GET', body, signal: AbortSignal.timeout(1500) }).then((r) => r.json());
+export async function etcdLook(manifest: Manifest, host: HostEntry): Promise<EtcdLook> {
+  const script = `${askScript(manifest, host)}
     (async () => {
-      const health = await ask('/health').catch(() => ({}));
-      const status = await ask('/v3/maintenance/status', '{}').catch(() => undefined);
-      console.log(JSON.stringify({ healthy: health.health === 'true', memberId: status?.header?.member_id ?? null, leads: status ? status.leader === status.header?.member_id : null, version: status?.version ?? null }));
+      const health = await ask('/health').then((r) => r.body, () => ({}));
+      const status = await ask('/v3/maintenance/status', '{}').then((r) => r.body, () => undefined);
+      console.log(JSON.stringify({ healthy: health.health === 'true', memberId: status?.header?.member_id ?? null, leads: status?.header?.member_id ? status.leader === status.header.member_id : null, version: status?.version ?? null }));
     })();`;
   const result = await inNamespace(host.netns, [process.execPath, '-e', script], process.env, 5_000);
   try {
@@ -92,19 +121,21 @@ export async function etcdLook(host: HostEntry): Promise<EtcdLook> {
 }
 
 /** Whether `host`'s member answers etcd's /health with health true. */
-export async function etcdHealthy(host: HostEntry): Promise<boolean> {
-  return (await etcdLook(host)).healthy;
+export async function etcdHealthy(manifest: Manifest, host: HostEntry): Promise<boolean> {
+  return (await etcdLook(manifest, host)).healthy;
 }
 
 /**
  * Asks etcd's Raft leader, on `from`, to hand its leadership to `to`'s member (etcd's MoveLeader);
  * undefined when done, else what etcd (or the way there) said.
  */
-export async function moveEtcdLeader(from: HostEntry, to: HostEntry): Promise<string | undefined> {
-  const target = (await etcdLook(to)).memberId;
+export async function moveEtcdLeader(manifest: Manifest, from: HostEntry, to: HostEntry): Promise<string | undefined> {
+  const target = (await etcdLook(manifest, to)).memberId;
   if (!target) return `${to.name}'s member does not answer`;
-  const script = `fetch('http://${from.ip}:2379/v3/maintenance/transfer-leadership', { method: 'POST', body: JSON.stringify({ targetID: '${target}' }), signal: AbortSignal.timeout(3000) })
-    .then(async (r) => { if (!r.ok) { console.log(r.status + ' ' + (await r.text())); process.exit(1); } }, (e) => { console.log(String(e)); process.exit(1); })`;
+  const script = `${askScript(manifest, from)}
+    ask('/v3/maintenance/transfer-leadership', JSON.stringify({ targetID: '${target}' })).then(
+      (r) => { if (r.status !== 200) { console.log(r.status + ' ' + JSON.stringify(r.body)); process.exit(1); } },
+      (e) => { console.log(String(e)); process.exit(1); });`;
   const result = await inNamespace(from.netns, [process.execPath, '-e', script], process.env, 5_000);
   return result.code === 0 ? undefined : result.stdout.trim() || `exit ${result.code}`;
 }
@@ -118,6 +149,9 @@ export function hostEnv(manifest: Manifest, host: HostEntry): NodeJS.ProcessEnv 
     STATE_DIR: host.stateDir,
     LOG_DIR: host.logDir,
     CLOCK_ETCD: etcdEndpoints(manifest),
+    ...(manifest.tlsDir
+      ? { CLOCK_ETCD_CA: tlsFiles(manifest.tlsDir).ca, CLOCK_ETCD_CERT: tlsFiles(manifest.tlsDir).clientCert, CLOCK_ETCD_KEY: tlsFiles(manifest.tlsDir).clientKey }
+      : {}),
     CLOCK_HOST: host.name,
     CLOCK_STANDBY: manifest.settings.CLOCK_STANDBY ?? '0',
   };

@@ -8,7 +8,7 @@ import { cleanUpOnInterrupt, watchInterrupts } from '../lib/interrupt.ts';
 import { down, missing, status, up } from './cluster.ts';
 import { readManifest } from './manifest.ts';
 
-const HELP = `npm run cluster -- up [--hosts N] [--dir DIR]
+const HELP = `npm run cluster -- up [--hosts N] [--dir DIR] [--tls]
 npm run cluster -- status --dir DIR [--json]
 npm run cluster -- down --dir DIR
 
@@ -19,6 +19,8 @@ cluster and a PM2 daemon running the ecosystem with CLOCK_ETCD pointing at all m
 
   up       makes it (default 3 hosts; DIR default: a new temporary folder), writes DIR/cluster.json:
            {"hosts":[{"name":"h1","netns":…,"ip":…,"pm2Home":…,"stateDir":…,"logDir":…},…]}
+           --tls: etcd speaks https to clients only, and only to a client certificate signed by
+           a CA made for this cluster (openssl; in DIR/tls); the clocks get CLOCK_ETCD_CA/CERT/KEY
   status   which host leads, and each host's clock, heartbeat, lease and etcd member (--json: one object)
   down     removes every namespace, link, process and file it made (also after a failed up or Ctrl-C)
 
@@ -34,7 +36,7 @@ async function main(): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
-      options: { hosts: { type: 'string', default: '3' }, dir: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+      options: { hosts: { type: 'string', default: '3' }, dir: { type: 'string' }, json: { type: 'boolean', default: false }, tls: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
       allowPositionals: true,
     });
   } catch (error) {
@@ -79,7 +81,7 @@ async function main(): Promise<number> {
       else if (dirCreated) rmSync(target, { recursive: true, force: true });
     });
     try {
-      await up({ hosts, dir: target, dirCreated, settings, progress });
+      await up({ hosts, dir: target, dirCreated, settings, tls: values.tls === true, progress });
       console.log(target);
       progress(`up: ${target}/cluster.json; npm run cluster -- down --dir ${target} takes it away`);
       return SCRIPT_EXIT.ok;

@@ -29,6 +29,8 @@ export interface Manifest {
   dirCreated: boolean;
   /** The settings the hosts' clocks run with. */
   settings: Record<string, string>;
+  /** With `up --tls`: the folder of the cluster's CA and certificates; etcd then speaks https to clients only. */
+  tlsDir?: string;
   hosts: HostEntry[];
 }
 
@@ -52,6 +54,11 @@ export function readManifest(dir: string): Manifest | undefined {
 }
 
 /** The client URLs of every member, as CLOCK_ETCD takes them. */
-export function etcdEndpoints(manifest: Pick<Manifest, 'hosts'>): string {
-  return manifest.hosts.map((host) => `http://${host.ip}:2379`).join(',');
+export function etcdEndpoints(manifest: Pick<Manifest, 'hosts' | 'tlsDir'>): string {
+  return manifest.hosts.map((host) => etcdUrl(manifest, host)).join(',');
+}
+
+/** A member's client URL: https when the cluster was made with --tls. */
+export function etcdUrl(manifest: Pick<Manifest, 'tlsDir'>, host: Pick<HostEntry, 'ip'>): string {
+  return `${manifest.tlsDir ? 'https' : 'http'}://${host.ip}:2379`;
 }

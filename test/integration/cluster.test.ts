@@ -10,7 +10,7 @@ import { clockLog, keepEvidence, missing, type ClusterStatus } from '../../scrip
 import { failoverMs, hostNamed, lastTickAt, leaderTicking, rejoinedAsFollower, strike } from '../../scripts/cluster/faults.ts';
 import { readManifest, type HostEntry, type Manifest } from '../../scripts/cluster/manifest.ts';
 import { namespaceExists, signalAllIn } from '../../scripts/cluster/netns.ts';
-import { moveEtcdLeader } from '../../scripts/cluster/hosts.ts';
+import { inNamespace, moveEtcdLeader } from '../../scripts/cluster/hosts.ts';
 import { clusterVerdict, hostTicks } from '../../scripts/cluster/verdict.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
@@ -127,7 +127,7 @@ Cluster("etcd's Raft leadership moved onto the leader's host is handed away by t
     const etcdLeader = (await statusOf(dir)).etcdLeader;
     if (!etcdLeader) return undefined;
     if (etcdLeader === leader.name) return true;
-    const refused = await moveEtcdLeader(hostNamed(manifest, etcdLeader), leader);
+    const refused = await moveEtcdLeader(manifest, hostNamed(manifest, etcdLeader), leader);
     if (refused) throw new Error(`etcd on ${etcdLeader} said: ${refused}`);
     return true;
   }, 10_000, 500);
@@ -263,3 +263,41 @@ Unreachable('the clock waits as a follower, says so once, never ticks, never cra
 });
 
 Unreachable.run();
+
+// ---
+
+const Tls = suite<Context>('cluster over mutual TLS (up --tls): etcd speaks https, to certified clients only', {} as Context);
+
+Tls.before(async (context) => {
+  if (cannot) return;
+  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
+  const run = await cluster(['up', '--hosts', '3', '--tls', '--dir', context.dir]);
+  assert.is(run.code, 0, run.stderr);
+  context.manifest = readManifest(context.dir) as Manifest;
+});
+
+Tls.after(async (context) => {
+  if (cannot || !context.dir) return;
+  const run = await cluster(['down', '--dir', context.dir]);
+  assert.is(run.code, 0, run.stderr);
+  await rm(join(context.dir, '..'), { recursive: true, force: true });
+});
+
+Tls('one host leads and ticks through etcd over https; a client without a certificate is refused; a killed leader clock carries on', async ({ dir, manifest }) => {
+  if (cannot) return console.log(`  (skipped: ${cannot})`);
+  const leader = await leaderTicking(manifest, 0);
+  const status = await statusOf(dir);
+  assert.ok(status.hosts.every((entry) => entry.etcdHealthy && entry.etcdVersion), 'an etcd member does not answer over https');
+  // The same request as status makes, without the client certificate: etcd must not answer it.
+  const bare = `require('node:https').request('https://${leader.ip}:2379/v3/maintenance/status', { method: 'POST', ca: require('node:fs').readFileSync(${JSON.stringify(join(manifest.tlsDir as string, 'ca.pem'))}), timeout: 2000 }, (r) => process.exit(r.statusCode === 200 ? 0 : 3)).on('error', () => process.exit(2)).end('{}')`;
+  const refused = await inNamespace(leader.netns, [process.execPath, '-e', bare], process.env, 10_000);
+  assert.is.not(refused.code, 0, 'etcd answered a client without a certificate');
+  const pid = status.hosts.find((entry) => entry.name === leader.name)?.clockPid as number;
+  const at = Date.now();
+  process.kill(pid, 'SIGKILL');
+  const next = await leaderTicking(manifest, at, undefined, 3);
+  assert.is(next.name, leader.name);
+  assert.match(clockLog(leader), `carried on with the lease of this host's previous clock (${leader.name}:${pid})`);
+});
+
+Tls.run();
