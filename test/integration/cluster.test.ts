@@ -45,25 +45,42 @@ async function statusOf(dir: string): Promise<ClusterStatus> {
 
 // ---
 
-const Cluster = suite<Context>('cluster: three hosts, one etcd cluster, one leader', {} as Context);
+/**
+ * A uvu suite around one test cluster (`up --hosts 3`, with `upArgs` and `env`), taken away after
+ * it: every namespace and the cluster directory gone, checked, also when a test failed.
+ */
+function clusterSuite(name: string, upArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const test = suite<Context>(name, {} as Context);
+  test.before(async (context) => {
+    if (cannot) return;
+    context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
+    const run = await cluster(['up', '--hosts', '3', ...upArgs, '--dir', context.dir], env);
+    assert.is(run.code, 0, run.stderr);
+    context.manifest = readManifest(context.dir) as Manifest;
+  });
+  test.after(async (context) => {
+    if (cannot || !context.dir) return;
+    const manifest = readManifest(context.dir);
+    const run = await cluster(['down', '--dir', context.dir]);
+    assert.is(run.code, 0, run.stderr);
+    for (const entry of manifest?.hosts ?? []) assert.not.ok(namespaceExists(entry.netns), `${entry.netns} is still there`);
+    assert.not.ok(existsSync(context.dir), 'the cluster directory is still there');
+    await rm(join(context.dir, '..'), { recursive: true, force: true });
+  });
+  // A test that fails keeps the hosts' logs (clock, probe, etcd) and says where: the cluster is gone after.
+  const kept = (name: string, handler: (context: Context) => Promise<void>): void =>
+    test(name, async (context) => {
+      try {
+        await handler(context);
+      } catch (error) {
+        if (error instanceof Error && context.manifest) error.message += ` (the hosts' logs are kept in ${await keepEvidence(context.manifest, 'estatus-cluster-evidence-')})`;
+        throw error;
+      }
+    });
+  return Object.assign(kept, { run: () => test.run() });
+}
 
-Cluster.before(async (context) => {
-  if (cannot) return;
-  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
-  const run = await cluster(['up', '--hosts', '3', '--dir', context.dir]);
-  assert.is(run.code, 0, run.stderr);
-  context.manifest = readManifest(context.dir) as Manifest;
-});
-
-Cluster.after(async (context) => {
-  if (cannot || !context.dir) return;
-  const manifest = readManifest(context.dir);
-  const run = await cluster(['down', '--dir', context.dir]);
-  assert.is(run.code, 0, run.stderr);
-  for (const entry of manifest?.hosts ?? []) assert.not.ok(namespaceExists(entry.netns), `${entry.netns} is still there`);
-  assert.not.ok(existsSync(context.dir), 'the cluster directory is still there');
-  await rm(join(context.dir, '..'), { recursive: true, force: true });
-});
+const Cluster = clusterSuite('cluster: three hosts, one etcd cluster, one leader');
 
 Cluster('up: one host leads and ticks, the others follow; cluster.json names every host', async (context) => {
   if (cannot) return console.log(`  (skipped: ${cannot})`);
@@ -159,7 +176,8 @@ Cluster("a follower frozen that holds etcd's Raft leadership: never two hosts at
 
 Cluster('kill-etcd: a follower\'s etcd member killed, the leader ticks on undisturbed; restarted, the member is healthy', async ({ dir, manifest }) => {
   if (cannot) return console.log(`  (skipped: ${cannot})`);
-  const leader = await leaderTicking(manifest, 0);
+  // Settled first: a leader ticking a while, whatever the test before left moving.
+  const leader = await leaderTicking(manifest, Date.now(), undefined, 10);
   const term = (): string | undefined => hostTicks(leader.name, clockLog(leader)).at(-1)?.term;
   const before = term();
   const struck = await strike(dir, manifest, 'kill-etcd', leader);
@@ -175,11 +193,8 @@ Cluster('the verdict over every host\'s log: no tick number lost, never two host
   if (cannot) return console.log(`  (skipped: ${cannot})`);
   const verdict = clusterVerdict(context.manifest.hosts.map((entry) => ({ host: entry.name, text: clockLog(entry) })));
   console.log(`    ${verdict.ticks} ticks over ${verdict.terms.length} leadership terms (${verdict.terms.join(', ')}), ${verdict.continuity.repeats} repeated`);
-  const breaks = [...verdict.continuity.threads.values()].flatMap((thread) => thread.breaks);
-  // The logs outlive the cluster when they show something wrong: said where, for a look.
-  const kept = verdict.overlaps.length + breaks.length > 0 ? ` (the hosts' logs are kept in ${await keepEvidence(context.manifest, 'estatus-cluster-evidence-')})` : '';
-  assert.equal(verdict.overlaps, [], `two hosts ticked at once${kept}`);
-  assert.equal(breaks, [], `a tick number was lost${kept}`);
+  assert.equal(verdict.overlaps, [], 'two hosts ticked at once');
+  assert.equal([...verdict.continuity.threads.values()].flatMap((thread) => thread.breaks), [], 'a tick number was lost');
   // At most one repeat per thread per failover: 2 threads, one failover per term after the first.
   assert.ok(verdict.continuity.repeats <= 2 * (verdict.terms.length - 1), `${verdict.continuity.repeats} repeats over ${verdict.terms.length - 1} failovers`);
   assert.ok(verdict.terms.length >= 4, `only ${verdict.terms.length} terms`);
@@ -189,22 +204,7 @@ Cluster.run();
 
 // ---
 
-const Standby = suite<Context>('cluster with a hot standby on each host (CLOCK_STANDBY=1)', {} as Context);
-
-Standby.before(async (context) => {
-  if (cannot) return;
-  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
-  const run = await cluster(['up', '--hosts', '3', '--dir', context.dir], { CLOCK_STANDBY: '1' });
-  assert.is(run.code, 0, run.stderr);
-  context.manifest = readManifest(context.dir) as Manifest;
-});
-
-Standby.after(async (context) => {
-  if (cannot || !context.dir) return;
-  const run = await cluster(['down', '--dir', context.dir]);
-  assert.is(run.code, 0, run.stderr);
-  await rm(join(context.dir, '..'), { recursive: true, force: true });
-});
+const Standby = clusterSuite('cluster with a hot standby on each host (CLOCK_STANDBY=1)', [], { CLOCK_STANDBY: '1' });
 
 Standby("the leader's active clock SIGKILLed: its host's standby takes over and carries on with the lease; the lead stays there, no tick lost", async ({ dir, manifest }) => {
   if (cannot) return console.log(`  (skipped: ${cannot})`);
@@ -266,22 +266,7 @@ Unreachable.run();
 
 // ---
 
-const Tls = suite<Context>('cluster over mutual TLS (up --tls): etcd speaks https, to certified clients only', {} as Context);
-
-Tls.before(async (context) => {
-  if (cannot) return;
-  context.dir = join(await mkdtemp(join(tmpdir(), 'estatus-test-cluster-')), 'cluster');
-  const run = await cluster(['up', '--hosts', '3', '--tls', '--dir', context.dir]);
-  assert.is(run.code, 0, run.stderr);
-  context.manifest = readManifest(context.dir) as Manifest;
-});
-
-Tls.after(async (context) => {
-  if (cannot || !context.dir) return;
-  const run = await cluster(['down', '--dir', context.dir]);
-  assert.is(run.code, 0, run.stderr);
-  await rm(join(context.dir, '..'), { recursive: true, force: true });
-});
+const Tls = clusterSuite('cluster over mutual TLS (up --tls): etcd speaks https, to certified clients only', ['--tls']);
 
 Tls('one host leads and ticks through etcd over https; a client without a certificate is refused; a killed leader clock carries on', async ({ dir, manifest }) => {
   if (cannot) return console.log(`  (skipped: ${cannot})`);
