@@ -33,11 +33,6 @@ const RETRY_MAX_MS = 1_000;
 // is cut off or frozen never says anything, and the follower must not wait on it.
 const RECHECK_MS = 250;
 
-export interface Leader {
-  /** Who leads: the leader key's value (host and pid), or undefined while no one does. */
-  value: string | undefined;
-}
-
 export interface ClusterEvents {
   /** Following: `leader` leads (undefined: no one, or etcd is out of reach, `why` says which). */
   following(leader: string | undefined, why: string): void;
@@ -62,6 +57,8 @@ export class Cluster {
   /** The revision at which this clock wrote the leader key (its win): what every checkpoint write is fenced on. */
   private wonAt: string | undefined;
   private readonly placement: RaftPlacement;
+  /** callDeadlineMs of this cluster's lease. */
+  private readonly deadlineMs: number;
   /**
    * The highest Raft term any etcd answer has shown. A member that was etcd's leader, frozen and
    * thawed, answers keep-alives from its own lessor until it learns it was replaced: such an answer
@@ -77,16 +74,17 @@ export class Cluster {
     /** Where the leader notes its lease for the clock after it on this host (read only under the state lock). */
     private readonly record: LeaseRecord,
   ) {
+    this.deadlineMs = callDeadlineMs(config.leaseS);
     this.client = new Etcd3({
       ...etcdConnection(config),
       hosts: config.endpoints,
-      dialTimeout: callDeadlineMs(config.leaseS),
-      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + callDeadlineMs(config.leaseS) }),
+      dialTimeout: this.deadlineMs,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + this.deadlineMs }),
     });
     this.leaderKey = `/${config.name}/leader`;
     this.checkpointKey = `/${config.name}/checkpoint`;
     this.me = `${config.host}:${process.pid}`;
-    this.placement = new RaftPlacement(config.endpoints, etcdConnection(config), callDeadlineMs(config.leaseS), (line) => this.events.said(line));
+    this.placement = new RaftPlacement(config.endpoints, etcdConnection(config), this.deadlineMs, (line) => this.events.said(line));
   }
 
   /** Whether this clock won the leadership and has not lost it. */
@@ -181,7 +179,7 @@ export class Cluster {
   private async carryOn(): Promise<{ checkpoint: Checkpoint | undefined } | undefined> {
     const noted = this.record.read();
     if (!noted || noted.holder === this.me) return undefined;
-    const lease = await LeaseKeeper.adopt(this.client, noted.lease, this.config.leaseS, callDeadlineMs(this.config.leaseS), this.leaseEvents(() => lease));
+    const lease = await LeaseKeeper.adopt(this.client, noted.lease, this.config.leaseS, this.deadlineMs, this.leaseEvents(() => lease));
     if (!lease) {
       this.record.clear();
       return undefined;
@@ -225,10 +223,7 @@ export class Cluster {
   /** Gives the leadership up (a clean stop): the lease is revoked, so a follower takes over at once. */
   async close(): Promise<void> {
     this.closed = true;
-    this.leading = false;
-    clearInterval(this.checker);
-    void this.guard?.cancel().catch(() => {});
-    this.placement.stop();
+    this.stopLeading();
     // Bounded: a stop must not wait on an etcd that cannot answer; the lease then runs out by itself.
     // A clean stop hands nothing on: the lead goes to whichever host is quickest. Only a clock that
     // led clears the record: a standby stopping must not take the active leader's away.
@@ -250,7 +245,7 @@ export class Cluster {
 
   private async ensureLease(): Promise<LeaseKeeper> {
     if (this.lease) return this.lease;
-    const lease = await LeaseKeeper.grant(this.client, this.config.leaseS, callDeadlineMs(this.config.leaseS), this.leaseEvents(() => lease));
+    const lease = await LeaseKeeper.grant(this.client, this.config.leaseS, this.deadlineMs, this.leaseEvents(() => lease));
     if (this.closed) {
       lease.release();
       throw new Error('the cluster connection was closed');
@@ -358,11 +353,16 @@ export class Cluster {
     }, 50);
   }
 
-  private lose(reason: string): void {
+  /** No longer leading (lost, or a clean stop): what only a leader runs ends with it. */
+  private stopLeading(): void {
     this.leading = false;
     clearInterval(this.checker);
     void this.guard?.cancel().catch(() => {});
     this.placement.stop();
+  }
+
+  private lose(reason: string): void {
+    this.stopLeading();
     if (this.lostSaid) return;
     this.lostSaid = true;
     this.events.lost(reason);

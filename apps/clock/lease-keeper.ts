@@ -48,7 +48,6 @@ export class LeaseKeeper {
   private released = false;
   private stream: KeepAliveStream | undefined;
   private readonly periodMs: number;
-  private opening: Promise<KeepAliveStream['duplex']> | undefined;
 
   private constructor(
     private readonly client: LeaseClient,
@@ -131,11 +130,10 @@ export class LeaseKeeper {
   }
 
   private async open(): Promise<KeepAliveStream> {
-    const opening = this.opening ?? this.client.leaseKeepAlive();
-    this.opening = opening;
-    const duplex = await opening.finally(() => (this.opening = undefined));
+    const duplex = await this.client.leaseKeepAlive();
+    // Another send opened one meanwhile: that one is the stream.
     if (this.stream) {
-      if (this.stream.duplex !== duplex) duplex.end();
+      duplex.end();
       return this.stream;
     }
     const stream: KeepAliveStream = { duplex, pending: [] };
@@ -163,7 +161,7 @@ export class LeaseKeeper {
     stream.duplex.end();
   }
 
-  /** The next keep-alive shortly, on a new stream (not at once: a member refusing every call would make a busy loop). */
+  /** The next keep-alive RETRY_MS from now, on a new stream. */
   private retrySoon(): void {
     if (this.released || this.retrying) return;
     this.retrying = true;
