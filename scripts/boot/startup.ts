@@ -4,7 +4,9 @@ import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { bootTarget, checkUnit, detectInitSystem, readIfExists, renderUnit, startupCommand, type BootTarget } from './init-system.ts';
-import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
+import { parseOptions, SCRIPT_EXIT, type Options } from '../lib/cli.ts';
+import { DEFAULT_SERVICE_NAME } from './nssm.ts';
+import { startupOnWindows } from './windows-startup.ts';
 import { LOGROTATE, rotationSettings, setUpLogRotation, type RotationSettings } from './log-rotation.ts';
 import { PM2_BIN, pm2Cli, pm2OrFail } from '../lib/pm2-cli.ts';
 
@@ -20,28 +22,30 @@ Makes the clock and the probe come back at boot, and after a power cut:
 Undo with npm run unstartup.
 
   --dry-run            show the unit and the commands, change nothing
-  --service-name NAME  the init system's name for it (default estatus-<user>)
+  --service-name NAME  the init system's name for it (default estatus-<user>; Windows: estatus)
 
 Environment: PM2_HOME (default ~/.pm2); LOG_MAX_SIZE (default 10M: rotate a log past this size),
 LOG_RETAIN (default 14: rotated files kept per log), LOG_CHECK_SECONDS (default 30: how often sizes are checked).
 
-Exit codes: 0 registered and saved; 1 a step failed or could not be confirmed (the lines before say
-which); 3 registering needs root: the exact command is printed, nothing was changed; 4 Windows: not
-supported by pm2 startup, the supported way is printed; 100 wrong usage.`;
+On Windows (pm2 startup does not support it) it registers a Windows service with NSSM instead:
+service estatus (--service-name to change) runs node.exe node_modules\pm2\bin\pm2-runtime
+ecosystem.config.js in the project, as LocalSystem, from boot, with this PM2_HOME (default
+%USERPROFILE%\.pm2), STATE_DIR, LOG_DIR and every CLOCK_* / PROBE_* setting; its output goes to
+LOG_DIR\service.out.log and service.err.log; NSSM starts it again when it exits, and stops it with
+Ctrl-C (pm2-runtime then stops the apps) before anything harder. Needs nssm.exe on the PATH and an
+administrator's terminal; --dry-run prints every nssm command line as Windows receives it.
 
-const WINDOWS = `startup: pm2 startup does not support Windows. Run PM2 as a Windows service instead, with NSSM
-(https://nssm.cc), which keeps pm2-runtime, and so the clock and the probe, running from boot:
-  nssm install estatus "${process.execPath}" "${join(PROJECT_ROOT, 'node_modules', 'pm2', 'bin', 'pm2-runtime')}" "${join(PROJECT_ROOT, 'ecosystem.config.js')}"
-  nssm set estatus AppDirectory "${PROJECT_ROOT}"
-  nssm start estatus
-See the README's "At boot" section.`;
+Exit codes: 0 registered and saved (Windows: registered and running); 1 a step failed or could not
+be confirmed (the lines before say which); 3 registering needs root (Windows: an administrator): the
+exact command is printed, nothing was changed; 7 Windows: nssm.exe is not on the PATH (one line says
+how to get it); 100 wrong usage.`;
 
 async function main(): Promise<number> {
   const options = parseOptions('startup', HELP, { 'dry-run': { type: 'boolean' }, 'service-name': { type: 'string' } });
   if (!options) return process.exitCode as number;
   if (process.platform === 'win32') {
-    console.error(WINDOWS);
-    return SCRIPT_EXIT.unsupported;
+    const name = serviceNameOf(options);
+    return name === undefined ? SCRIPT_EXIT.usage : startupOnWindows(name, options['dry-run'] === true);
   }
   const { username: user, homedir: home } = userInfo();
   const pm2Home = process.env.PM2_HOME ?? join(homedir(), '.pm2');
@@ -50,11 +54,8 @@ async function main(): Promise<number> {
     console.error('startup: found no init system that pm2 startup supports (systemctl, update-rc.d, chkconfig, rc-update, launchctl, sysrc, rcctl, svcadm)');
     return SCRIPT_EXIT.failed;
   }
-  const serviceName = typeof options['service-name'] === 'string' ? options['service-name'] : `estatus-${user}`;
-  if (!/^[A-Za-z0-9_.@-]+$/.test(serviceName)) {
-    console.error(`startup: --service-name "${serviceName}" is not valid: expected letters, digits, and . _ @ - only`);
-    return SCRIPT_EXIT.usage;
-  }
+  const serviceName = serviceNameOf(options, `estatus-${user}`);
+  if (serviceName === undefined) return SCRIPT_EXIT.usage;
   const target = bootTarget(init, user, home, pm2Home, serviceName);
   const env = { ...process.env, PM2_HOME: pm2Home };
   const logrotate = rotationSettings();
@@ -88,6 +89,14 @@ function printPlan(target: BootTarget, logrotate: RotationSettings): void {
 ${renderUnit(target).trimEnd().split('\n').map((line) => `       ${line}`).join('\n')}
   3. run pm2 install ${LOGROTATE} (unless installed), then ${Object.entries(logrotate).map(([key, value]) => `pm2 set ${LOGROTATE}:${key} "${value}"`).join('; ')}
   4. run pm2 save, check that clock and probe are in ${join(target.pm2Home, 'dump.pm2')}, and make it owner-only (0600)`);
+}
+
+/** --service-name, checked; undefined (said in one line) when it is not a valid name. */
+function serviceNameOf(options: Options, fallback = DEFAULT_SERVICE_NAME): string | undefined {
+  const serviceName = typeof options['service-name'] === 'string' ? options['service-name'] : fallback;
+  if (/^[A-Za-z0-9_.@-]+$/.test(serviceName)) return serviceName;
+  console.error(`startup: --service-name "${serviceName}" is not valid: expected letters, digits, and . _ @ - only`);
+  return undefined;
 }
 
 async function ensureRunning(env: NodeJS.ProcessEnv): Promise<void> {

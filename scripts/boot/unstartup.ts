@@ -6,6 +6,8 @@ import { promisify } from 'node:util';
 import { bootTarget, detectInitSystem, leftovers, systemdIsRunning, startupCommand, type BootTarget } from './init-system.ts';
 import { parseOptions, SCRIPT_EXIT } from '../lib/cli.ts';
 import { pm2Cli } from '../lib/pm2-cli.ts';
+import { DEFAULT_SERVICE_NAME } from './nssm.ts';
+import { unstartupOnWindows } from './windows-unstartup.ts';
 
 const HELP = `npm run unstartup -- [--dry-run] [--service-name NAME]
 
@@ -13,10 +15,16 @@ Removes what npm run startup registered with the init system (the unit and the l
 it), then checks that it is gone. The running apps and the saved list are left as they are.
 
   --dry-run            show what would be removed, change nothing
-  --service-name NAME  the name it was registered under (default estatus-<user>)
+  --service-name NAME  the name it was registered under (default estatus-<user>; Windows: estatus)
 
-Exit codes: 0 removed (or nothing was registered); 1 something is still there (listed); 3 removing it
-needs root: the exact command is printed; 4 Windows (see the README); 100 wrong usage.`;
+On Windows it stops and removes the NSSM service that npm run startup registered (default name
+estatus): nssm stop NAME, nssm remove NAME confirm; the apps stop with it. Then both nssm status NAME
+and sc query NAME must say it does not exist. Needs nssm.exe on the PATH and an administrator.
+
+Exit codes: 0 removed (Linux, macOS: or nothing was registered); 1 something is still there
+(listed); 3 removing it needs root (Windows: an administrator): the exact command is printed;
+7 Windows: nssm.exe is not on the PATH; 8 Windows: nothing removed, no service of that name was
+registered; 100 wrong usage.`;
 
 const run = promisify(execFile);
 
@@ -24,8 +32,8 @@ async function main(): Promise<number> {
   const options = parseOptions('unstartup', HELP, { 'dry-run': { type: 'boolean' }, 'service-name': { type: 'string' } });
   if (!options) return process.exitCode as number;
   if (process.platform === 'win32') {
-    console.error('unstartup: on Windows the service is NSSM\'s: nssm stop estatus && nssm remove estatus confirm');
-    return SCRIPT_EXIT.unsupported;
+    const name = typeof options['service-name'] === 'string' ? options['service-name'] : DEFAULT_SERVICE_NAME;
+    return unstartupOnWindows(name, options['dry-run'] === true);
   }
   const { username: user, homedir: home } = userInfo();
   const init = process.platform === 'darwin' ? 'launchd' : detectInitSystem();
