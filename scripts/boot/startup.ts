@@ -28,10 +28,10 @@ Environment: PM2_HOME (default ~/.pm2); LOG_MAX_SIZE (default 10M: rotate a log 
 LOG_RETAIN (default 14: rotated files kept per log), LOG_CHECK_SECONDS (default 30: how often sizes are checked).
 
 On Windows (pm2 startup does not support it) it registers a Windows service with NSSM instead:
-service estatus (--service-name to change) runs node.exe node_modules\pm2\bin\pm2-runtime
+service estatus (--service-name to change) runs node.exe node_modules\\pm2\\bin\\pm2-runtime
 ecosystem.config.js in the project, as LocalSystem, from boot, with this PM2_HOME (default
-%USERPROFILE%\.pm2), STATE_DIR, LOG_DIR and every CLOCK_* / PROBE_* setting; its output goes to
-LOG_DIR\service.out.log and service.err.log; NSSM starts it again when it exits, and stops it with
+%USERPROFILE%\\.pm2), STATE_DIR, LOG_DIR and every CLOCK_* / PROBE_* setting; its output goes to
+LOG_DIR\\service.out.log and service.err.log; NSSM starts it again when it exits, and stops it with
 Ctrl-C (pm2-runtime then stops the apps) before anything harder. Needs nssm.exe on the PATH and an
 administrator's terminal; --dry-run prints every nssm command line as Windows receives it.
 
