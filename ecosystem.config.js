@@ -58,6 +58,11 @@ export const apps = [
     listen_timeout: 5000,
     // The clock stops its workers and flushes its checkpoint in well under a second; SIGKILL after 3 s.
     kill_timeout: 3000,
+    // PM2 asks the clock to stop with a 'shutdown' message over IPC, not SIGINT: on Windows PM2 cannot
+    // signal an app (its stop is taskkill /F, which would lose the last checkpoint), and one stop path
+    // on every platform means the Linux suite tests the one Windows depends on. SIGINT and SIGTERM
+    // from anyone else still stop the clock the same way (apps/clock/main.ts).
+    shutdown_with_message: true,
     // Restart at once: the clock holds back by itself only when its last start died before it was
     // healthy (apps/clock/start-backoff.ts). PM2's exp_backoff_restart_delay would delay every
     // restart, however healthy the clock was before it.

@@ -13,7 +13,7 @@ import { log, warn } from './log.ts';
 import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
 import { Progress } from './progress.ts';
 import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, parseStartRecord, readStartRecord, writeStartRecord } from './start-backoff.ts';
-import { acquireStateLock, type StateLock } from './state-lock.ts';
+import { acquireStateLock, DEATH_NOTICE, type StateLock } from './state-lock.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Cluster } from './cluster.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -24,7 +24,6 @@ import type { Checkpoint } from './checkpoint.ts';
  */
 // Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
 const OUTPUT_LOSS_WINDOW_MS = 1_000;
-const NO_BELL = 'the death bell is not built (npm install builds it, with a C compiler, on Linux); a standby will learn of this clock\'s death when its socket closes, a few ms later';
 
 export class Clock {
   private readonly names: string[];
@@ -91,7 +90,7 @@ export class Clock {
     let waitingSince: number | undefined;
     // In standby mode every clock holds a death bell (death-bell.ts): whichever is active when it
     // dies, the standby hears of it before the kernel closes its socket.
-    this.lock = await acquireStateLock(paths.lock, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
+    this.lock = await acquireStateLock(config.stateDir, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
       const who = owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)';
       if (config.standby) {
         if (waitingSince === undefined) log(`standby: ${who} is active; this clock waits, ready to take over the instant it dies`);
@@ -156,7 +155,7 @@ export class Clock {
       this.takeoverMs = tickingAt - takeover.at;
       log(`took over from clock pid ${takeover.pid ?? '?'} in ${this.takeoverMs.toFixed(1)} ms (its death to ticking here)`);
     }
-    if (config.standby && !this.lock.hasBell) warn(NO_BELL);
+    if (config.standby && !this.lock.hasBell) warn(DEATH_NOTICE);
     this.lock.removeDeadBells();
     this.heartbeat.set(this.pulse());
     await this.heartbeat.flush();
@@ -452,7 +451,7 @@ export class Clock {
   }
 
   /**
-   * `pm2 trigger clock fault "crash thread-2"` (or "hang thread-N", or "stall"): only with
+   * `pm2 trigger clock fault "crash thread-2"` (or "hang thread-N", "stall" or "freeze"): only with
    * CLOCK_FAULTS=1, for tests and `npm run chaos`.
    */
   private registerFaultAction(): void {
@@ -464,9 +463,18 @@ export class Clock {
         this.droppingTicks = true;
         return { injected: kind };
       }
+      if (kind === 'freeze') {
+        // A hung clock without SIGSTOP (which Windows has not): the main thread blocks for good, so
+        // nothing is printed, checkpointed or beaten; the workers tick on into a queue nobody reads.
+        warn('injecting a freeze (CLOCK_FAULTS=1): the main thread blocks for good, heartbeat and all');
+        // Once the warning is written, and a turn of the loop after this reply to `pm2 trigger` is
+        // sent: a frozen clock sends nothing more (on Windows, a pipe write may still be in flight).
+        process.stderr.write('', () => setImmediate(freezeForGood));
+        return { injected: kind };
+      }
       const index = this.names.indexOf(thread);
       if ((kind !== 'crash' && kind !== 'hang') || index < 0) {
-        return { error: `expected "crash|hang thread-N" with N from 1 to ${this.names.length}, or "stall", got "${param ?? ''}"` };
+        return { error: `expected "crash|hang thread-N" with N from 1 to ${this.names.length}, "stall" or "freeze", got "${param ?? ''}"` };
       }
       warn(`injecting a ${kind} into ${thread} (CLOCK_FAULTS=1)`);
       this.supervisor.injectFault(index, kind as WorkerFault);
@@ -475,4 +483,10 @@ export class Clock {
   }
 }
 
+/** Blocks the calling thread until the process dies: a wait on memory that nothing will ever change. */
+function freezeForGood(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+}
+
+// Linux's /proc start time; null elsewhere (no /proc), which the heartbeat's readers accept.
 const startTicks = readProcStat(process.pid)?.startTicks ?? null;

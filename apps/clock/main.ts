@@ -54,6 +54,13 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void stop(EXIT.ok);
   });
 }
+// PM2 on Windows cannot signal an app (its stop is taskkill /F): with the app's shutdown_with_message
+// it sends this message instead, and kills only after kill_timeout. The same stop as SIGINT's.
+process.on('message', (message: unknown) => {
+  if (message !== 'shutdown') return;
+  log('shutdown message received; stopping');
+  void stop(EXIT.ok);
+});
 
 let config: ClockConfig;
 try {

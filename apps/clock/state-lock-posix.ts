@@ -1,46 +1,16 @@
 import { linkSync, readdirSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { rename, rm, stat, unlink } from 'node:fs/promises';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isLiving, readProcStat } from '../shared/proc-stat.ts';
 import { holdBell, waitForBell, type HeldBell } from './death-bell.ts';
+import { greetingServer, listen, probeOwner } from './lock-greeting.ts';
+import type { AcquireStateLock, LockOwner, StateLock } from './state-lock.ts';
 
-/** Who holds the lock, as the holder tells anyone who connects. */
-export interface LockOwner {
-  pid: number;
-  startedAt: number;
-  /** Which file the holder's socket is (see fileIdentity): how a waiter knows the name it clears is the dead holder's. */
-  socket?: string;
-  /** The holder's death bell, a file name in the state directory (see death-bell.ts), if it holds one. */
-  bell?: string;
+/** The lock's name in the state directory: a Unix socket, published by link(2). */
+export function posixLockAddress(stateDir: string): string {
+  return join(stateDir, 'clock.sock');
 }
-
-export interface StateLock {
-  /** Lets the next clock in: stops listening and removes the lock's name, if it is still ours. */
-  release(): Promise<void>;
-  /** How many connections the lock holds open now: clocks waiting for the state (and passing probes). */
-  waiting(): number;
-  /**
-   * If this clock waited: the pid it waited for, when (performance.now()) it learned that owner was
-   * gone, and how: its death bell, or its connection closing.
-   */
-  tookOverFrom: { pid: number | undefined; at: number; via: 'bell' | 'socket' } | undefined;
-  /** Whether this clock holds a death bell, named to every clock that comes to wait (see death-bell.ts). */
-  hasBell: boolean;
-  /**
-   * Removes the bells that dead clocks left (a bell's file outlives a SIGKILL). Not on the way to
-   * ticking: the clock calls it once it ticks.
-   */
-  removeDeadBells(): void;
-}
-
-type OwnerProbe =
-  | { alive: true; owner: LockOwner | undefined; closed: Promise<void>; hangUp(): void }
-  | { alive: false; gone: boolean };
-
-// A frozen owner accepts the connection (the kernel does) but cannot say who it is.
-const IDENTITY_TIMEOUT_MS = 200;
 
 /**
  * Takes the state lock: one clock at a time owns the state directory. The lock is a Unix socket the
@@ -50,21 +20,10 @@ const IDENTITY_TIMEOUT_MS = 200;
  * owner and learns of its death from the connection closing, without polling. `withBell` (standby
  * mode): each clock also holds a death bell, and a waiting clock hears the owner's ring first.
  */
-export async function acquireStateLock(
-  lockPath: string,
-  me: LockOwner,
-  onWait: (owner: LockOwner | undefined) => void,
-  withBell = false,
-): Promise<StateLock> {
-  const connections = new Set<Socket>();
+export const acquirePosixLock: AcquireStateLock = async (stateDir, me, onWait, withBell = false) => {
+  const lockPath = posixLockAddress(stateDir);
   let greeting = '';
-  const server = createServer((socket) => {
-    connections.add(socket);
-    socket.on('error', () => {});
-    socket.on('close', () => connections.delete(socket));
-    // Written, not ended: the connection stays open until this process dies, which is the waiter's signal.
-    socket.write(greeting);
-  });
+  const { server, connections } = greetingServer(() => greeting);
   const ownPath = `${lockPath}.${process.pid}`;
   // Left by an earlier process that had our pid: nobody can be listening on it now.
   await rm(ownPath, { force: true });
@@ -94,7 +53,7 @@ export async function acquireStateLock(
         if (probe.owner?.socket && removeNameOf(lockPath, probe.owner.socket) && tryLinkSync(ownPath, lockPath)) break;
         // A holder that never said which socket it is (frozen), or someone else took the name meanwhile.
         await clearStaleLock(lockPath);
-      } else if (!probe.gone) {
+      } else if (probe.code !== 'ENOENT') {
         await clearStaleLock(lockPath);
       }
     }
@@ -129,7 +88,7 @@ export async function acquireStateLock(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
-}
+};
 
 const BELL_NAME = /^clock\.bell\.(\d+)$/;
 
@@ -200,51 +159,6 @@ function tryLinkSync(from: string, to: string): boolean {
   }
 }
 
-function listen(server: Server, path: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-/** Connects to whoever listens on `path`: alive (and who), or nobody there. */
-function probeOwner(path: string): Promise<OwnerProbe> {
-  return new Promise((resolve) => {
-    const socket = createConnection(path);
-    // 'end' (the holder's side is closed) comes a loop turn before 'close' (ours is): a standby
-    // starts taking over on the first of them. 'close' alone covers an error such as ECONNRESET.
-    const closed = new Promise<void>((done) => {
-      socket.once('end', () => done());
-      socket.once('close', () => done());
-    });
-    let text = '';
-    let answered = false;
-    const answer = (owner: LockOwner | undefined): void => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      resolve({ alive: true, owner, closed, hangUp: () => socket.destroy() });
-    };
-    const timer = setTimeout(() => answer(undefined), IDENTITY_TIMEOUT_MS);
-    timer.unref();
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      text += chunk;
-      if (text.includes('\n')) answer(parseOwner(text));
-    });
-    socket.on('end', () => answer(parseOwner(text)));
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      if (answered) return;
-      answered = true;
-      clearTimeout(timer);
-      resolve({ alive: false, gone: error.code === 'ENOENT' });
-    });
-  });
-}
-
 /**
  * Clears a lock name whose owner is dead. It is first renamed to a name of our own, so that a clock
  * that has just taken the lock in the meantime is not the one removed: if what we moved answers, it
@@ -264,17 +178,4 @@ async function clearStaleLock(lockPath: string): Promise<void> {
     tryLinkSync(aside, lockPath);
   }
   await rm(aside, { force: true });
-}
-
-function parseOwner(text: string): LockOwner | undefined {
-  try {
-    const value = JSON.parse(text.split('\n')[0] ?? '') as Partial<LockOwner>;
-    if (typeof value.pid !== 'number' || typeof value.startedAt !== 'number') return undefined;
-    const owner: LockOwner = { pid: value.pid, startedAt: value.startedAt };
-    if (typeof value.socket === 'string') owner.socket = value.socket;
-    if (typeof value.bell === 'string') owner.bell = value.bell;
-    return owner;
-  } catch {
-    return undefined;
-  }
 }

@@ -8,6 +8,15 @@ import { basename, dirname, join } from 'node:path';
  * the clock 20-35 ms of every start here, and start time is what a restart is judged on; it also
  * leaves its temp files behind after a SIGKILL and does not fsync the directory. The recipe is the
  * same: a temp file of our own, written, fsynced, renamed over the target, then the directory fsynced.
+ *
+ * Windows has no directory fsync (FlushFileBuffers refuses a directory handle). There, the temp file
+ * is flushed before the rename as everywhere (its data is on disk before any name points to it),
+ * libuv's rename is MoveFileExW(MOVEFILE_REPLACE_EXISTING), which NTFS does as one journalled
+ * metadata change (a crash leaves the old file or the new one, never neither), and the renamed file
+ * is then opened and flushed once more: a rename rewrites the file's own $FILE_NAME attribute in its
+ * MFT record, and flushing the file forces NTFS's log out up to that change, so the rename is on disk
+ * when the write resolves (PostgreSQL's durable_rename does the same: fsync the new name, no
+ * directory fsync on Windows). Not measured by a power cut on a real Windows host.
  */
 
 const TEMP_MARK = '.tmp-';
@@ -36,7 +45,7 @@ export async function replaceFile(path: string, data: string, durable: boolean):
     await rm(temp, { force: true });
     throw error;
   }
-  if (durable) await syncDirectory(dirname(path));
+  if (durable) await syncName(path);
 }
 
 /** The clock's memory: must survive a power cut. */
@@ -60,8 +69,12 @@ export function removeLeftoverTempFiles(dir: string): string[] {
   return leftovers.map((name) => basename(name));
 }
 
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+/** Makes the rename that gave `path` its content durable (see the top of this file). */
+const syncName = process.platform === 'win32' ? (path: string) => syncHandle(path, 'r+') : (path: string) => syncHandle(dirname(path), 'r');
+
+// FlushFileBuffers needs a handle with write access: 'r+' for a file on Windows.
+async function syncHandle(path: string, flags: 'r' | 'r+'): Promise<void> {
+  const handle = await open(path, flags);
   try {
     await handle.sync();
   } finally {

@@ -10,8 +10,6 @@ export function statePaths(stateDir: string) {
     checkpoint: join(stateDir, 'checkpoint.json'),
     /** The clock's pulse for the probe: pid, start time, last tick times; rewritten at least every 500 ms. */
     heartbeat: join(stateDir, 'heartbeat.json'),
-    /** The state lock: a Unix socket the owning clock listens on; the kernel closes it when that clock dies. */
-    lock: join(stateDir, 'clock.sock'),
     /** Cluster mode: the lease this host's leading clock holds, for the clock after it to carry on with. */
     clusterLease: join(stateDir, 'cluster-lease.json'),
     /** Whether the last start became healthy: drives the start back-off. */
@@ -19,20 +17,31 @@ export function statePaths(stateDir: string) {
   };
 }
 
-// A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS), suffixes included.
-const MAX_STATE_DIR_LENGTH = 80;
+/*
+ * Who may touch the state. On Unix: the directory's owner and mode, checked and tightened here
+ * (0700, this user's). On Windows there is no uid or mode to check (Node reports uid 0 and a mode
+ * made up from the read-only attribute, and chmod only sets that attribute): the directory is
+ * guarded by its NTFS ACL, inherited from where it is made (under the user's profile, only the
+ * user, SYSTEM and Administrators; elsewhere, such as C:\ itself, Authenticated Users may be able
+ * to create files in it). Node cannot read or set an ACL: a STATE_DIR others can write is not
+ * detected on Windows, and is the operator's to avoid.
+ */
+const POSIX = process.platform !== 'win32';
+// A Unix socket path must fit in sun_path (108 bytes on Linux, 104 on macOS), suffixes included;
+// the Windows lock is a named pipe whose name is a hash of the path, and a file in it.
+const MAX_STATE_DIR_LENGTH = POSIX ? 80 : Infinity;
 
-/** Creates the state directory owner-only (0700), or tightens an existing one; ConfigError if unusable. */
+/** Creates the state directory owner-only (0700 on Unix), or tightens an existing one; ConfigError if unusable. */
 export async function prepareStateDir(stateDir: string): Promise<void> {
-  const expected = 'a directory this user can create and write, at most 80 characters long';
+  const expected = POSIX ? 'a directory this user can create and write, at most 80 characters long' : 'a directory this user can create and write';
   if (stateDir.length > MAX_STATE_DIR_LENGTH) throw new ConfigError('STATE_DIR', stateDir, expected);
   try {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const info = await stat(stateDir);
-    if (process.getuid && info.uid !== process.getuid()) {
+    if (POSIX && process.getuid && info.uid !== process.getuid()) {
       throw new ConfigError('STATE_DIR', stateDir, `${expected}, owned by this user (it is owned by uid ${info.uid})`);
     }
-    if ((info.mode & 0o077) !== 0) await chmod(stateDir, 0o700);
+    if (POSIX && (info.mode & 0o077) !== 0) await chmod(stateDir, 0o700);
     await access(stateDir, constants.W_OK | constants.X_OK);
   } catch (error) {
     if (error instanceof ConfigError) throw error;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { acquireStateLock, type LockOwner } from '../../apps/clock/state-lock.ts';
+import { acquireStateLock, lockAddress, type LockOwner } from '../../apps/clock/state-lock.ts';
 
 // The state lock, between real processes: a holder in a child process, this test process the waiter.
 const HOLDER = join(import.meta.dirname, '..', 'fixtures', 'lock-holder.ts');
@@ -24,10 +24,10 @@ Lock.after.each(async (context) => {
 });
 
 /** Starts a holder of the lock and resolves once it holds it. */
-async function startHolder(context: { children: ChildProcess[] }, lockPath: string, style = 'current'): Promise<ChildProcess> {
+async function startHolder(context: { children: ChildProcess[] }, stateDir: string, style = 'current'): Promise<ChildProcess> {
   // tsx as a loader, not its CLI: the CLI runs the script in a child of its own, and the pid that
   // is killed must be the holder's.
-  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, lockPath, style], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', HOLDER, stateDir, style], { stdio: ['ignore', 'pipe', 'inherit'] });
   context.children.push(child);
   let out = '';
   child.stdout?.setEncoding('utf8');
@@ -58,10 +58,10 @@ const HOW = {
 
 for (const [style, [how, via]] of Object.entries(HOW)) {
   Lock(`the waiter takes over the instant ${how} is killed, and holds the name alone`, async (context) => {
-    const lockPath = join(context.dir, 'clock.sock');
-    const holder = await startHolder(context, lockPath, style);
+    const lockPath = lockAddress(context.dir);
+    const holder = await startHolder(context, context.dir, style);
     const waited: (LockOwner | undefined)[] = [];
-    const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => waited.push(owner), style === 'bell');
+    const acquiring = acquireStateLock(context.dir, { pid: process.pid, startedAt: Date.now() }, (owner) => waited.push(owner), style === 'bell');
     // Waiting, connected: the holder counts this waiter before it is killed.
     while (waited.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     assert.is(waited[0]?.pid, holder.pid, 'the waiter knew whom it waited for');
@@ -85,17 +85,17 @@ for (const [style, [how, via]] of Object.entries(HOW)) {
 }
 
 /** A holder with a bell in a child process, and this process waiting on the lock behind it. */
-async function waitBehindBellHolder(context: { dir: string; children: ChildProcess[] }, lockPath: string) {
-  const holder = await startHolder(context, lockPath, 'bell');
+async function waitBehindBellHolder(context: { dir: string; children: ChildProcess[] }) {
+  const holder = await startHolder(context, context.dir, 'bell');
   let waitedFor: number | undefined;
-  const acquiring = acquireStateLock(lockPath, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
+  const acquiring = acquireStateLock(context.dir, { pid: process.pid, startedAt: Date.now() }, (owner) => (waitedFor = owner?.pid), true);
   while (waitedFor === undefined) await new Promise((resolve) => setTimeout(resolve, 10));
   return { holder, acquiring };
 }
 
 Lock('a holder that lets go: the waiter takes over at once', async (context) => {
-  const lockPath = join(context.dir, 'clock.sock');
-  const { holder, acquiring } = await waitBehindBellHolder(context, lockPath);
+  const lockPath = lockAddress(context.dir);
+  const { holder, acquiring } = await waitBehindBellHolder(context);
   holder.kill('SIGUSR2');
   const lock = await acquiring;
   try {
@@ -109,8 +109,8 @@ Lock('a holder that lets go: the waiter takes over at once', async (context) => 
 });
 
 Lock('a live holder keeps its lock: a second clock only waits', async (context) => {
-  const lockPath = join(context.dir, 'clock.sock');
-  const { holder, acquiring } = await waitBehindBellHolder(context, lockPath);
+  const lockPath = lockAddress(context.dir);
+  const { holder, acquiring } = await waitBehindBellHolder(context);
   // Long enough for a bell that rang by mistake, or a takeover of a live holder, to show.
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.is((await whoAnswers(lockPath)).pid, holder.pid, 'the holder still answers while the other waits');
