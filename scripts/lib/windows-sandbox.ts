@@ -54,6 +54,10 @@ export interface WindowsSandbox {
   cleanup(): Promise<void>;
 }
 
+// Not estatus-test-: .ci/run's safety net kills the pid in the pid file of every estatus-test-
+// directory's PM2_HOME, a Linux pid there, while a Windows daemon's pid file holds a Windows pid (by
+// chance some Linux process's). Its own net ends these with wineserver -k of each one's prefix.
+export const WINDOWS_SANDBOX_PREFIX = 'estatus-wintest-';
 const PM2_TIMEOUT_MS = 60_000;
 /** PM2 under wine starts in 2-4 s per command on this machine: a start is seen a few polls later. */
 const ONLINE_TIMEOUT_MS = 60_000;
@@ -76,7 +80,7 @@ export async function windowsAvailability(): Promise<{ ok: true } | { ok: false;
 
 export async function createWindowsSandbox(settings: NodeJS.ProcessEnv = {}): Promise<WindowsSandbox> {
   const setup = await prepareWindows(say);
-  const dir = await mkdtemp(join(tmpdir(), 'estatus-test-windows-'));
+  const dir = await mkdtemp(join(tmpdir(), WINDOWS_SANDBOX_PREFIX));
   const home = join(dir, 'pm2');
   const stateDir = join(dir, 'state');
   const logDir = join(dir, 'logs');
