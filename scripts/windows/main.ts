@@ -9,9 +9,12 @@
  * PROBE_* settings pass through with their Linux paths made Z:\ paths. The command's output is
  * relayed as it comes (through files: see spawn.ts); Ctrl-C and SIGTERM are passed on to it.
  *
- * Measured here (wine 8.0, Node 20.20.2, 2 cores): the first run creates the prefix in ~6 s;
- * afterwards `npm run windows -- node -e "0"` takes ~1.2 s (npm and tsx ~0.7 s, wine and node.exe
- * ~0.45 s), `npm run windows -- pm2 jlist` ~2 s with the daemon up.
+ * Measured here (wine 8.0, Node 20.20.2, 2 busy cores): the very first run ~14 s (Windows Node
+ * fetched, ~29 MB; the prefix made: wineboot ~6 s idle, ~10 s loaded); then `npm run windows --
+ * node -e "0"` ~1.2 s (~1.8 s when wineserver has to start again: it stays 3 s after its last
+ * program), of which node.exe under wine ~0.45 s; `npm run windows -- pm2 jlist` ~2.2 s with the
+ * daemon up (~1 s of it the pm2 CLI under wine, mostly loading PM2's modules; 2-3 s when the
+ * machine is busy). PM2's daemon keeps its prefix's wineserver alive after the CLI exits.
  *
  * Exit codes: the command's own (128 + n when it was ended by signal n, or we were); 100 usage;
  * 101 no wine, and it cannot be installed; 102 no Windows Node from the npm registry; 103 no

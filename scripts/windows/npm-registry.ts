@@ -4,15 +4,27 @@ import { dirname, join } from 'node:path';
 
 const NPM_TIMEOUT_MS = 120_000;
 
-/** Runs npm from the PATH: its registry, proxy and cache settings are the user's own. */
+/**
+ * Runs npm from the PATH: its registry, proxy and cache settings are the user's own. One retry, not
+ * npm's default two with back-off: an unreachable registry is then said in ~10 s, not ~70 s.
+ */
 function npm(args: string[], cwd: string): Promise<string> {
+  const options = ['--fetch-retries=1', '--fetch-retry-mintimeout=2000', '--fetch-retry-maxtimeout=5000'];
   return new Promise((resolve, reject) => {
-    execFile('npm', args, { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    execFile('npm', [...args, ...options], { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
-      const why = stderr.split('\n').find((line) => /npm error (code|404|network)/i.test(line)) ?? error.message.split('\n')[0];
-      reject(new Error(`npm ${args.join(' ')}: ${why?.trim()}`));
+      reject(new Error(`npm ${args.join(' ')}: ${npmReason(stderr) ?? `exit code ${String(error.code)}`}`));
     });
   });
+}
+
+/** npm's own line for what went wrong (the fetch's reason, the 404), not its stack or log path. */
+function npmReason(stderr: string): string | undefined {
+  const lines = stderr
+    .split('\n')
+    .filter((line) => line.startsWith('npm error ') && !/^npm error +at |complete log/.test(line))
+    .map((line) => line.slice('npm error '.length).trim());
+  return lines.find((line) => /reason:|No match found/.test(line)) ?? lines[0];
 }
 
 /** The published versions of `spec` (`name@range`), as npm view lists them. */
@@ -30,7 +42,7 @@ export async function publishedVersions(spec: string, cwd: string): Promise<stri
 export async function unpackPackage(spec: string, into: string): Promise<void> {
   const scratch = await mkdtemp(join(dirname(into), '.unpack-'));
   try {
-    await npm(['pack', spec, '--pack-destination', scratch, '--silent'], scratch);
+    await npm(['pack', spec, '--pack-destination', scratch], scratch);
     const tarball = (await readdir(scratch)).find((name) => name.endsWith('.tgz'));
     if (!tarball) throw new Error(`npm pack ${spec} left no tarball in ${scratch}`);
     await run('tar', ['-xzf', join(scratch, tarball), '-C', scratch]);

@@ -30,7 +30,7 @@ export async function ensureWine(say: (line: string) => void): Promise<string> {
   if (found) return found;
   if (process.getuid?.() !== 0 || !onPath('apt-get')) {
     throw new WindowsUnavailable(
-      'windows: wine is not installed, and only root can install it here: run `apt-get install wine64 wine` as root (Debian, Ubuntu), or install wine 8 or later from your distribution',
+      'windows: wine is not installed, and cannot be installed here (that takes root and apt-get): run `apt-get install wine64 wine` as root (Debian, Ubuntu), or install wine 8 or later from your distribution',
       WINDOWS_EXIT.noWine,
     );
   }
