@@ -8,6 +8,7 @@ import { WindowsUnavailable } from '../windows/exit-codes.ts';
 import { runWindows, type WindowsResult } from '../windows/run.ts';
 import { prepareWindows, type WindowsSetup } from '../windows/setup.ts';
 import { spawnWindows } from '../windows/spawn.ts';
+import { toWindowsPath } from '../windows/windows-path.ts';
 import type { Pm2Process } from './pm2-sandbox.ts';
 import { waitFor } from './wait.ts';
 
@@ -45,12 +46,13 @@ export interface WindowsSandbox {
   errLog(name?: string): Promise<string>;
   /** `taskkill /F /PID pid` (Windows pid); fails unless taskkill says it ended it. */
   taskkill(pid: number): Promise<void>;
+  /** Whether the Windows process `pid` runs (asked of Windows Node: `process.kill(pid, 0)`). */
+  isRunning(pid: number): Promise<boolean>;
   /**
    * Starts Windows Node by hand, outside PM2 (a duplicate clock, a look-alike), with this sandbox's
-   * settings and `settings`; its stdout and stderr go to `outFile`, read by `output()`. It prints
-   * no Windows pid by itself: have the script print `process.pid` when a test needs it.
+   * settings and `settings`; its stdout and stderr go to `outFile`, read by `output()`.
    */
-  spawnNode(args: string[], settings?: NodeJS.ProcessEnv): ChildProcess & { outFile: string; output: () => string };
+  spawnNode(args: string[], settings?: NodeJS.ProcessEnv): HandStarted;
   cleanup(): Promise<void>;
 }
 
@@ -58,6 +60,16 @@ export interface WindowsSandbox {
 // directory's PM2_HOME, a Linux pid there, while a Windows daemon's pid file holds a Windows pid (by
 // chance some Linux process's). Its own net ends these with wineserver -k of each one's prefix.
 export const WINDOWS_SANDBOX_PREFIX = 'estatus-wintest-';
+export interface HandStarted extends ChildProcess {
+  outFile: string;
+  output(): string;
+  /**
+   * Its Windows pid, once it has started. Written by a preload given through NODE_OPTIONS, not by
+   * an argument, so that its command line is exactly `node.exe ARGS…` (what the probe looks at).
+   */
+  windowsPid(timeoutMs?: number): Promise<number>;
+}
+
 const PM2_TIMEOUT_MS = 60_000;
 /** PM2 under wine starts in 2-4 s per command on this machine: a start is seen a few polls later. */
 const ONLINE_TIMEOUT_MS = 60_000;
@@ -129,12 +141,29 @@ export async function createWindowsSandbox(settings: NodeJS.ProcessEnv = {}): Pr
       const result = await run(['taskkill', '/F', '/PID', String(pid)]);
       if (result.code !== 0) throw new Error(`taskkill /F /PID ${pid} (wine) exited with code ${result.code}: ${(result.stdout + result.stderr).trim()}`);
     },
+    async isRunning(pid) {
+      const check = `try { process.kill(${pid}, 0); process.exit(0) } catch (error) { process.exit(error.code === 'ESRCH' ? 1 : 2) }`;
+      const result = await run(['node', '-e', check]);
+      if (result.code !== 0 && result.code !== 1) throw new Error(`could not tell whether Windows pid ${pid} runs (exit ${result.code}): ${result.stderr.trim()}`);
+      return result.code === 0;
+    },
     spawnNode(args, extra = {}) {
-      const outFile = join(dir, `node-${children.size + 1}.out`);
+      const name = join(dir, `node-${children.size + 1}`);
+      const outFile = `${name}.out`;
+      const pidFile = `${name}.pid`;
       writeFileSync(outFile, '');
-      const child = spawnWindows(setup, ['node', ...args], { env: { ...env, ...extra }, prefix, outFile, errFile: outFile });
+      writeFileSync(`${name}.preload.cjs`, `require('node:fs').writeFileSync(${JSON.stringify(toWindowsPath(pidFile))}, String(process.pid));\n`);
+      const settings = { ...env, ...extra };
+      const preload = `--require ${JSON.stringify(toWindowsPath(`${name}.preload.cjs`))}`;
+      settings.NODE_OPTIONS = settings.NODE_OPTIONS ? `${settings.NODE_OPTIONS} ${preload}` : preload;
+      const child = spawnWindows(setup, ['node', ...args], { env: settings, prefix, outFile, errFile: outFile });
       children.add(child);
-      return Object.assign(child, { outFile, output: () => readFileSync(outFile, 'utf8') });
+      return Object.assign(child, {
+        outFile,
+        output: () => readFileSync(outFile, 'utf8'),
+        windowsPid: (timeoutMs = 30_000) =>
+          waitFor(`the Windows pid of node ${args.join(' ')} (in ${pidFile})`, () => Number(readFileSync(pidFile, 'utf8')) || undefined, timeoutMs),
+      });
     },
     async cleanup() {
       const daemon = daemonPid(home);

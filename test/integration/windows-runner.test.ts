@@ -11,7 +11,6 @@ import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
 // PM2 run by Windows Node under wine, a taskkill, PM2's restart, the log read from Linux, cleanup.
 
 const availability = await windowsAvailability();
-if (!availability.ok) console.log(`  windows-runner: skipped: ${availability.reason}`);
 
 const Runner = suite('the Windows sandbox (Windows Node under wine)', { sandbox: undefined as WindowsSandbox | undefined });
 
@@ -23,7 +22,7 @@ Runner.after.each(async (context) => {
 const PLAIN = `console.log('plain up ' + process.pid + ' ' + process.platform);\nsetInterval(() => {}, 1000);\n`;
 
 Runner('a plain script under PM2: online, taskkilled, restarted with a new pid, its log read from Linux, all ended by cleanup', async (context) => {
-  if (!availability.ok) return;
+  if (!availability.ok) return console.log(`  (skipped: ${availability.reason})`);
   const sandbox = (context.sandbox = await createWindowsSandbox());
   const script = join(sandbox.dir, 'plain.js');
   await writeFile(script, PLAIN);
@@ -45,15 +44,19 @@ Runner('a plain script under PM2: online, taskkilled, restarted with a new pid, 
   assert.not.ok(existsSync(dir), 'the temporary directory (PM2_HOME, logs, the prefix) is gone');
 });
 
-Runner('spawnNode: a Windows node started by hand prints to its file, and ends by taskkill', async (context) => {
-  if (!availability.ok) return;
+Runner('spawnNode: a Windows node started by hand prints to its file, says its Windows pid, and ends by taskkill', async (context) => {
+  if (!availability.ok) return console.log(`  (skipped: ${availability.reason})`);
   const sandbox = (context.sandbox = await createWindowsSandbox());
   const child = sandbox.spawnNode(['-e', `console.log('by hand ' + process.pid + ' ' + process.env.STATE_DIR); setInterval(() => {}, 1000)`]);
   const line = await waitFor('the hand-started node\'s line', () => /^by hand (\d+) (.*)$/m.exec(child.output()) ?? undefined, 30_000);
+  const pid = await child.windowsPid();
+  assert.is(Number(line[1]), pid, 'windowsPid() is the pid the process itself sees');
   assert.is(line[2], toWindowsPath(sandbox.stateDir), 'STATE_DIR reaches Windows Node as a Z:\\ path');
-  await sandbox.taskkill(Number(line[1]));
+  assert.ok(await sandbox.isRunning(pid), 'isRunning: it runs');
+  await sandbox.taskkill(pid);
   // Its exit code is wine's, not Windows': wine's taskkill /F ends a process with 0, Windows' with 1.
   await waitFor('the hand-started node (its Linux process) to end', () => child.exitCode !== null || child.signalCode !== null, 15_000);
+  assert.not.ok(await sandbox.isRunning(pid), 'isRunning: taskkilled, it no longer runs');
 });
 
 Runner.run();
