@@ -57,18 +57,21 @@ async function main(words: string[]): Promise<number> {
     const errFile = join(dir, 'err');
     await Promise.all([writeFile(outFile, ''), writeFile(errFile, '')]);
     const relays = [relayFile(outFile, process.stdout), relayFile(errFile, process.stderr)];
-    const child = spawnWindows(setup, words, { outFile, errFile });
-    let caught: NodeJS.Signals | undefined;
-    const passOn = (signal: NodeJS.Signals) => {
-      caught ??= signal;
-      child.kill(signal);
-      setTimeout(() => child.kill('SIGKILL'), SIGNAL_GRACE_MS).unref();
-    };
-    process.on('SIGINT', passOn);
-    process.on('SIGTERM', passOn);
-    const code = await exitCodeOf(child);
-    await Promise.all(relays.map((relay) => relay.finish()));
-    return caught ? 128 + constants.signals[caught] : code;
+    try {
+      const child = spawnWindows(setup, words, { outFile, errFile });
+      let caught: NodeJS.Signals | undefined;
+      const passOn = (signal: NodeJS.Signals) => {
+        caught ??= signal;
+        child.kill(signal);
+        setTimeout(() => child.kill('SIGKILL'), SIGNAL_GRACE_MS).unref();
+      };
+      process.on('SIGINT', passOn);
+      process.on('SIGTERM', passOn);
+      const code = await exitCodeOf(child);
+      return caught ? 128 + constants.signals[caught] : code;
+    } finally {
+      await Promise.all(relays.map((relay) => relay.finish()));
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
