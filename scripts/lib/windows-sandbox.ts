@@ -60,6 +60,7 @@ export interface WindowsSandbox {
 // directory's PM2_HOME, a Linux pid there, while a Windows daemon's pid file holds a Windows pid (by
 // chance some Linux process's). Its own net ends these with wineserver -k of each one's prefix.
 export const WINDOWS_SANDBOX_PREFIX = 'estatus-wintest-';
+
 export interface HandStarted extends ChildProcess {
   outFile: string;
   output(): string;
@@ -71,7 +72,7 @@ export interface HandStarted extends ChildProcess {
 }
 
 const PM2_TIMEOUT_MS = 60_000;
-/** PM2 under wine starts in 2-4 s per command on this machine: a start is seen a few polls later. */
+/** Each look is a pm2 CLI under wine (~1 s here, 2-3 s on a busy machine), so a start is seen a few looks later. */
 const ONLINE_TIMEOUT_MS = 60_000;
 const live = new Set<WindowsSandbox>();
 
