@@ -3,7 +3,7 @@
  * ecosystem.config.js (stop_exit_codes) all rely on them.
  */
 export const EXIT = {
-  /** Stopped on request (SIGINT/SIGTERM), state saved. */
+  /** Stopped on request (SIGINT/SIGTERM, or PM2's shutdown message), state saved. */
   ok: 0,
   /** A bug: an unexpected error, with its stack trace in the error log. PM2 restarts. */
   internal: 1,
