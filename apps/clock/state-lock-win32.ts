@@ -67,7 +67,10 @@ export const acquireWin32Lock: AcquireStateLock = async (stateDir, me, onWait) =
     probe.hangUp();
     fd = gone.fd ?? tryHold(file);
   }
-  await listenOnce(server, address);
+  // Not awaited: the file makes this clock the owner, and a standby taking over counts every
+  // millisecond; on Windows the dead owner's pipe may linger a moment (see listenOnce). A clock
+  // that comes to wait meanwhile finds no pipe yet and looks again RETRY_MS later.
+  const listening = listenOnce(server, address);
   const held = fd;
   return {
     waiting: () => connections.size,
@@ -75,6 +78,7 @@ export const acquireWin32Lock: AcquireStateLock = async (stateDir, me, onWait) =
     hasBell: false,
     removeDeadBells() {},
     async release() {
+      await listening;
       // The file first: a waiter told by its pipe closing then finds it free at once.
       closeSync(held);
       for (const socket of connections) socket.destroy();
