@@ -6,6 +6,7 @@ import { PROBE_KILL_LIMIT_MS, type ProbeRecoveries } from './probe-recovery.ts';
 import type { StandbyCpu, Takeover } from './takeover.ts';
 import type { Accuracy } from './tick-accuracy.ts';
 import type { ClusterMeasurements } from './cluster.ts';
+import type { WindowsMeasurements } from './windows.ts';
 
 /** `npm run bench`'s figures: each measurement beside its anchor and its target, as a table or JSON. */
 
@@ -23,7 +24,7 @@ export interface Figure {
   met: boolean | null;
 }
 
-export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby, cluster }: Measurements): Figure[] {
+export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby, cluster, windows }: Measurements): Figure[] {
   const ratio = median(clockMs) / median(bareMs);
   return [
     {
@@ -50,6 +51,38 @@ export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost,
       met: memoryMb.probe < 2 * memoryMb.bare,
     },
     { name: 'PM2 daemon resident memory', value: megabytes(memoryMb.daemon), anchor: 'PM2 itself, 3 apps', target: '< 150 MB', met: memoryMb.daemon < 150 },
+    ...(windows ? windowsFigures(windows) : []),
+  ];
+}
+
+/** Under PM2 on Windows Node in wine: said as wine, not Windows, in every row's name. */
+function windowsFigures(windows: WindowsMeasurements): Figure[] {
+  const recovery = 'wine: recovery after a kill (median, p95)';
+  const cpu = 'wine: probe CPU, nothing failing';
+  if (!windows.measured) {
+    const value = `not measured: ${windows.reason}`;
+    return [
+      { name: recovery, value, anchor: '-', target: '<= 1.5 x bare', met: null },
+      { name: cpu, value, anchor: '-', target: '< 1 %', met: null },
+    ];
+  }
+  const { clockMs, bareMs } = windows;
+  const ratio = median(clockMs) / median(bareMs);
+  return [
+    {
+      name: recovery,
+      value: `${median(clockMs)} ms, ${percentile(clockMs, 0.95)} ms (${clockMs.length} kills)`,
+      anchor: `bare JS app: ${median(bareMs)} ms, ${percentile(bareMs, 0.95)} ms (ratio ${ratio.toFixed(2)})`,
+      target: '<= 1.5 x bare',
+      met: ratio <= 1.5,
+    },
+    {
+      name: cpu,
+      value: `${windows.probeCpuPercent.toFixed(2)} % of a core`,
+      anchor: `its own process.cpuUsage over ${windows.probeSeconds} s`,
+      target: '< 1 %',
+      met: windows.probeCpuPercent < 1,
+    },
   ];
 }
 
@@ -216,6 +249,7 @@ export function toJson(options: Options, measured: Measurements, figures: Figure
     standbyCpu: standby.cpu,
     failovers: options.failovers,
     cluster: measured.cluster,
+    windows: measured.windows,
     figures,
   };
 }

@@ -5,6 +5,7 @@ import { measureCluster } from './cluster.ts';
 import { printTable, toFigures, toJson } from './figures.ts';
 import { measure, measureStandby, PROBE_HANG_MS, PROBE_PERIOD_MS, TICKS_PER_RUN, type Measurements } from './measure.ts';
 import { HELP, parseOptions, type Options } from './options.ts';
+import { measureWindows } from './windows.ts';
 
 /**
  * `npm run bench`: recovery times, tick accuracy, probe cost and memory, each beside its anchor,
@@ -38,7 +39,7 @@ async function main(): Promise<number> {
   // the anchor of the takeover, into a takeover too.
   const sandbox = await createSandbox({ ...settings, CLOCK_STANDBY: '0' });
   const cleanUpSandbox = cleanUpOnInterrupt(() => sandbox.cleanup());
-  let plain: Omit<Measurements, 'standby' | 'cluster'>;
+  let plain: Omit<Measurements, 'standby' | 'cluster' | 'windows'>;
   try {
     plain = await measure(sandbox, options, progress);
   } finally {
@@ -56,7 +57,9 @@ async function main(): Promise<number> {
   }
   // Last: its hosts' etcd members and PM2 daemons would compete with everything above for the two cores.
   const cluster = options.failovers > 0 ? await measureCluster(options.failovers, options.quietSeconds, progress) : undefined;
-  const measured: Measurements = { ...plain, standby, cluster };
+  // After the cluster: wine's processes would compete with every Linux figure above.
+  const windows = options.windowsKills > 0 ? await measureWindows(options.windowsKills, options.windowsProbeSeconds, progress) : undefined;
+  const measured: Measurements = { ...plain, standby, cluster, windows };
   const figures = toFigures(measured);
   if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
   else printTable(figures, options);

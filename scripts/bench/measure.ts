@@ -11,6 +11,7 @@ import { measureProbeRecoveries, waitUntilClockSettled, type ProbeRecoveries } f
 import { pm2DaemonPid, residentMb } from './proc-usage.ts';
 import { measureStandbyCpu, measureTakeovers, type StandbyCpu, type Takeover } from './takeover.ts';
 import type { ClusterMeasurements } from './cluster.ts';
+import type { WindowsMeasurements } from './windows.ts';
 import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './tick-accuracy.ts';
 
 /** What `npm run bench` measures, in the order it does: the plain ecosystem, then the hot-standby pair. */
@@ -41,13 +42,15 @@ export interface Measurements {
   standby: { takeovers: Takeover[]; cpu: StandbyCpu };
   /** undefined with --failovers 0. */
   cluster: ClusterMeasurements | undefined;
+  /** undefined with --windows-kills 0. */
+  windows: WindowsMeasurements | undefined;
 }
 
 /**
  * The probe's cost comes first, while nothing else disturbs the clock it watches; the bare app
  * joins only for the SIGKILLs, its one use; memory is read last, after every restart.
  */
-export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby' | 'cluster'>> {
+export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby' | 'cluster' | 'windows'>> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
   const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   let stopSampling = (): void => {};

@@ -9,7 +9,8 @@ const MAX_EXTRA = 20_000;
 const STANDBY_MIN_WINDOW_S = 10;
 
 export const HELP = `npm run bench -- [--kills N] [--hangs N] [--stalls N] [--probe-seconds N] [--extra N]
-                 [--takeovers N] [--standby-seconds N] [--failovers N] [--quiet-seconds N] [--json]
+                 [--takeovers N] [--standby-seconds N] [--failovers N] [--quiet-seconds N]
+                 [--windows-kills N] [--windows-probe-seconds N] [--json]
 
 Measures, side by side in one run against a PM2 daemon of its own (a temporary PM2_HOME):
   tick accuracy            every tick of run 1 at the default 2 s / 4 s, its lateness against its
@@ -40,6 +41,11 @@ Then, where this machine can make test hosts (Linux, root, Debian's etcd-server:
   failover                 the leader cut off the network, and the leader powered off (SIGKILL of every
                            process on it), each N times -> the first tick on another host; beside the
                            restart and the takeover above
+Then, where wine can be had (npm run windows), under PM2 on Windows Node in wine: wine, not Windows:
+  recovery after a kill    TerminateProcess of the clock (Windows Node's process.kill, the kill
+                           instant noted by the killer itself) -> the clock ready again, beside the
+                           same for the bare JavaScript app under the same PM2
+  probe CPU                the probe's own CPU time (its 'cpu time' metric) as a share of one core
 Prints figures; asserts nothing. Progress goes to stderr.
 
   --kills N           SIGKILLs per app (default 20)
@@ -52,6 +58,8 @@ Prints figures; asserts nothing. Progress goes to stderr.
   --standby-seconds N length of the standby CPU window in seconds (default 20, at least 10)
   --failovers N       failovers of each kind in cluster mode, and clock kills (default 10; 0 leaves the cluster out)
   --quiet-seconds N   length of the cluster's quiet run in seconds (default 300, at least 10)
+  --windows-kills N   kills per app under wine (default 10; 0 leaves Windows out)
+  --windows-probe-seconds N  length of the probe CPU window under wine (default 30, at least 5)
   --json              machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;
 
@@ -65,6 +73,8 @@ export interface Options {
   standbySeconds: number;
   failovers: number;
   quietSeconds: number;
+  windowsKills: number;
+  windowsProbeSeconds: number;
   json: boolean;
 }
 
@@ -82,6 +92,8 @@ export function parseOptions(args: string[] = process.argv.slice(2)): Options | 
       'standby-seconds': { type: 'string', default: '20' },
       failovers: { type: 'string', default: '10' },
       'quiet-seconds': { type: 'string', default: '300' },
+      'windows-kills': { type: 'string', default: '10' },
+      'windows-probe-seconds': { type: 'string', default: '30' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -97,6 +109,8 @@ export function parseOptions(args: string[] = process.argv.slice(2)): Options | 
     standbySeconds: wholeNumber('--standby-seconds', values['standby-seconds'], STANDBY_MIN_WINDOW_S),
     failovers: wholeNumber('--failovers', values.failovers, 0),
     quietSeconds: wholeNumber('--quiet-seconds', values['quiet-seconds'], 10),
+    windowsKills: wholeNumber('--windows-kills', values['windows-kills'], 0),
+    windowsProbeSeconds: wholeNumber('--windows-probe-seconds', values['windows-probe-seconds'], PROBE_MIN_WINDOW_S),
     json: values.json,
   };
 }
