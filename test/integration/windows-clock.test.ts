@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCheckpoint } from '../../apps/clock/checkpoint.ts';
+import { win32LockAddress } from '../../apps/clock/state-lock-win32.ts';
 import { CLOCK_ENTRY, ECOSYSTEM } from '../../scripts/lib/pm2-sandbox.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
@@ -42,11 +43,14 @@ function startClock(sandbox: WindowsSandbox, settings: NodeJS.ProcessEnv = {}) {
 
 const Lock = suite<Context>('Windows: two clocks on one state directory', {});
 
+Lock.before(async (context) => {
+  if (availability.ok) context.sandbox = await createWindowsSandbox();
+});
+
 Lock.after(async (context) => context.sandbox?.cleanup());
 
-Lock('one ticks, the other waits for it; taskkill /F of the owner, and the other takes over with no tick lost', async (context) => {
-  if (!availability.ok) return;
-  const sandbox = (context.sandbox = await createWindowsSandbox());
+Lock('one ticks, the other waits for it; taskkill /F of the owner, and the other takes over with no tick lost', async ({ sandbox }) => {
+  if (!availability.ok || !sandbox) return;
   const first = startClock(sandbox);
   const owner = await waitFor('the first clock to tick', () => tickingPid(sandbox), WAIT_MS);
   const second = startClock(sandbox);
@@ -66,6 +70,26 @@ Lock('one ticks, the other waits for it; taskkill /F of the owner, and the other
   assert.is(continuity.breaks, 0, 'a tick number was lost');
   assert.ok(continuity.repeats <= 2, `${continuity.repeats} repeats for one kill`);
   assert.not.ok(existsSync(join(sandbox.stateDir, 'clock.sock')), 'a Unix socket name on Windows');
+});
+
+Lock('a program squatting on the lock\'s pipe name neither stops a clock nor makes two: the lock is the file', async ({ sandbox }) => {
+  if (!availability.ok || !sandbox) return;
+  const stateDir = join(sandbox.dir, 'squatted');
+  const pipe = win32LockAddress(toWindowsPath(stateDir));
+  // Accepts connections and never greets, as a frozen clock would.
+  const squatter = sandbox.spawnNode(['-e', `require('net').createServer(() => {}).listen(${JSON.stringify(pipe)}, () => console.log('squatting ' + process.pid))`]);
+  const squatterPid = Number(await waitFor('the squatter to listen', () => /^squatting (\d+)$/m.exec(squatter.output())?.[1], WAIT_MS));
+  const first = startClock(sandbox, { STATE_DIR: stateDir });
+  const owner = await waitFor('the first clock to tick', () => tickingPid(sandbox, stateDir), WAIT_MS);
+  const second = startClock(sandbox, { STATE_DIR: stateDir });
+  await waitFor('the second clock to wait', () => second.output().includes('waiting for it to stop before taking over'), WAIT_MS);
+  const from = tickCount(first.output());
+  await waitFor('five more ticks from the owner', () => tickCount(first.output()) >= from + 5, WAIT_MS);
+  assert.is(tickCount(second.output()), 0, 'the waiting clock ticked');
+  await sandbox.taskkill(owner);
+  await waitFor('the second clock to take over and tick', () => tickCount(second.output()) >= 3, WAIT_MS);
+  assert.is(checkContinuity(first.output() + second.output()).breaks, 0, 'a tick number was lost');
+  await sandbox.taskkill(squatterPid);
 });
 
 Lock.run();
