@@ -5,6 +5,8 @@ import { isStillAlive, terminate } from './terminate.ts';
 
 // The pattern every clock's command line contains (PM2's title "node <entry>", or node's own argv).
 const CLOCK_NEEDLE = 'main.js';
+// Where the OS's scan names each process's executable, only node's command lines need reading.
+const CLOCK_IMAGE = 'node';
 const DUPLICATE_TERM_GRACE_MS = 3_000;
 
 /**
@@ -28,7 +30,7 @@ export class Duplicates {
   /** The clocks of this state other than PM2's `pm2Pid` that `daemonPid` did not launch, and not already being ended. */
   find(pm2Pid: number | undefined, daemonPid: number | undefined): ProcessInfo[] {
     const started = performance.now();
-    const found = findProcesses(CLOCK_NEEDLE).filter((proc) => {
+    const found = findProcesses(CLOCK_NEEDLE, CLOCK_IMAGE).filter((proc) => {
       if (proc.pid === pm2Pid || proc.pid === process.pid || this.terminating.has(proc.pid)) return false;
       const env = readEnviron(proc.pid);
       return isClockOfOurState(proc, env, this.identity) && !isOwnedBy(daemonPid, proc, env);
@@ -39,11 +41,11 @@ export class Duplicates {
     return found;
   }
 
-  /** SIGTERM, then SIGKILL after a grace period, each only to the same process (pid and start time). */
+  /** Gracefully, then by force after a grace period (terminate.ts), each only to the same process (pid and creation time). */
   terminate(proc: ProcessInfo): void {
     this.terminating.add(proc.pid);
     this.warn(`terminating duplicate clock pid ${proc.pid} (${proc.argv.join(' ')}): a clock of this state that PM2 does not own`);
-    void terminate(proc.pid, proc.startTicks, DUPLICATE_TERM_GRACE_MS).then((how) => {
+    void terminate(proc.pid, proc.createTime, DUPLICATE_TERM_GRACE_MS).then((how) => {
       this.log(`duplicate clock pid ${proc.pid} ${how === 'gone' ? 'was already gone' : how}`);
       this.terminating.delete(proc.pid);
     });
@@ -52,5 +54,5 @@ export class Duplicates {
 
 /** A child of our daemon launched as `clock`: PM2's own, even if PM2's view has not caught up with it. */
 function isOwnedBy(daemonPid: number | undefined, proc: ProcessInfo, env: Map<string, string> | undefined): boolean {
-  return proc.ppid === daemonPid && env?.get('name') === 'clock' && isStillAlive(proc.pid, proc.startTicks);
+  return proc.ppid === daemonPid && env?.get('name') === 'clock' && isStillAlive(proc.pid, proc.createTime);
 }

@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { isLiving } from '../shared/proc-stat.ts';
-import type { ProcessInfo } from './proc-table.ts';
+import { pathKey, type ProcessInfo } from './proc-table.ts';
 
 /**
  * Who counts as the clock. A name or a command line can be faked or reused; the probe acts only on
@@ -14,7 +14,8 @@ export interface ClockIdentity {
   entry: string;
   /** The state directory the probe guards. */
   stateDir: string;
-  uid: number;
+  /** The user the clock must run as (ProcessInfo.user's form). */
+  user: string;
 }
 
 export interface Pm2Facts {
@@ -39,15 +40,20 @@ const EVAL_OPTIONS = new Set(['-e', '--eval', '-p', '--print', '-i', '--interact
 // How far PM2's launch time and the kernel's start time of the same process may differ.
 const LAUNCH_SKEW_MS = 2_000;
 
+// node, nodejs, node20, node.exe (Windows; pathKey folds its case there), by any path.
+const NODE_BINARY = /(^|[\\/])node(js)?(\d+(\.\d+)*)?(\.exe)?$/;
+
 /**
- * The script a node command line runs, or undefined (eval, REPL, not node). PM2 replaces a fork-mode
- * app's command line with the title "node <script>"; that one entry is read with pm_exec_path.
+ * The script a node command line runs, or undefined (eval, REPL, not node). On Linux PM2 replaces a
+ * fork-mode app's command line with the title "node <script>"; that one entry is read with
+ * pm_exec_path. On Windows there is no title: PM2 7 runs node.exe <script> itself (its
+ * ProcessContainerFork.js only when the interpreter's name ends in "node", not "node.exe").
  */
 export function scriptOf(argv: string[], env: Map<string, string>): string | undefined {
   const execPath = env.get('pm_exec_path');
   if (argv.length === 1 && execPath && argv[0]?.trimEnd() === `node ${execPath}`) return execPath;
   const [binary, ...args] = argv;
-  if (!binary || !/(^|\/)node(js)?(\d+(\.\d+)*)?$/.test(binary)) return undefined;
+  if (!binary || !NODE_BINARY.test(pathKey(binary))) return undefined;
   for (let index = 0; index < args.length; index++) {
     const arg = args[index] ?? '';
     // --eval=CODE runs CODE, like -e CODE: what follows is an argument to it, not a script.
@@ -70,10 +76,20 @@ export function stateDirOf(env: Map<string, string>, entry: string): string {
 
 /** Whether `proc` is a live clock of this project working on this state directory. */
 export function isClockOfOurState(proc: ProcessInfo, env: Map<string, string> | undefined, id: ClockIdentity): boolean {
-  if (!env || proc.uid !== id.uid || !isLiving(proc)) return false;
+  if (!env || proc.user !== id.user || !isLiving(proc)) return false;
   const script = scriptOf(proc.argv, env);
   if (!script || !proc.cwd) return false;
-  return realpathOrUndefined(resolve(proc.cwd, script)) === id.entry && samePath(stateDirOf(env, id.entry), id.stateDir);
+  const runs = realpathOrUndefined(resolve(proc.cwd, script));
+  if (runs === undefined) return false;
+  // PM2's own fork container (this project's PM2, by real path) runs the script named in pm_exec_path.
+  const execPath = env.get('pm_exec_path');
+  const entry = samePath(runs, pm2ContainerOf(id.entry)) && execPath !== undefined ? realpathOrUndefined(execPath) : runs;
+  return entry !== undefined && pathKey(entry) === pathKey(id.entry) && samePath(stateDirOf(env, id.entry), id.stateDir);
+}
+
+/** PM2's fork-mode container in the project whose clock entry is `entry`. */
+function pm2ContainerOf(entry: string): string {
+  return join(dirname(entry), '..', '..', 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js');
 }
 
 /** Whether `proc` is the process this PM2 daemon launched, and still runs, as its app `clock`. */
@@ -104,6 +120,7 @@ export function realpathOrUndefined(path: string): string | undefined {
   }
 }
 
+/** Whether two paths name one file, compared as the OS does (real paths; Windows folds case). */
 function samePath(a: string, b: string): boolean {
-  return (realpathOrUndefined(a) ?? resolve(a)) === (realpathOrUndefined(b) ?? resolve(b));
+  return pathKey(realpathOrUndefined(a) ?? resolve(a)) === pathKey(realpathOrUndefined(b) ?? resolve(b));
 }

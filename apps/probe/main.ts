@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,6 +6,7 @@ import { EXIT } from '../shared/exit-codes.ts';
 import { realpathOrUndefined } from './identity.ts';
 import { Pm2Client } from './pm2-client.ts';
 import { Probe } from './probe.ts';
+import { currentUser, procTableProblem } from './proc-table.ts';
 
 /**
  * The probe's entry point: settings, signals, exit codes, and the loop that looks at the clock once
@@ -24,8 +24,8 @@ try {
   process.exit(EXIT.config);
 }
 
-if (!existsSync('/proc/self/stat')) {
-  warn('/proc is not available here: the probe reads Linux\'s process table; the clock runs without it, and PM2 still restarts it when it exits');
+if (procTableProblem !== undefined) {
+  warn(`cannot read the process table: ${procTableProblem}; the clock runs without the probe, and PM2 still restarts it when it exits`);
   process.exit(EXIT.unsupported);
 }
 
@@ -36,7 +36,7 @@ const probe = new Probe({
   identity: {
     entry: realpathOrUndefined(entry) ?? entry,
     stateDir: realpathOrUndefined(config.stateDir) ?? resolve(config.stateDir),
-    uid: process.getuid?.() ?? -1,
+    user: currentUser(),
   },
   pm2,
   log,

@@ -8,9 +8,9 @@ import { describeFinding, needsFreshView } from './findings.ts';
 import { HealBudget, MAX_HEALS, WINDOW_MS } from './heal-budget.ts';
 import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
-import { readBootTimeMs, readEnviron, readProcess, startedAtMs, type ProcessInfo } from './proc-table.ts';
-import { signalVerified } from './terminate.ts';
-import { isLiving, readProcStat } from '../shared/proc-stat.ts';
+import { readEnviron, readProcess, readStat, startedAtMs, type ProcessInfo } from './proc-table.ts';
+import { killName, killVerified } from './terminate.ts';
+import { isLiving } from '../shared/proc-stat.ts';
 
 export type HealKind = 'hung' | 'stalled' | 'ghost' | 'errored' | 'duplicate';
 
@@ -40,7 +40,7 @@ const GHOST_CONFIRMATIONS = 2;
 /**
  * The watchdog's loop: each period it looks at the clock three ways (PM2's view, the process table,
  * the heartbeat), judges (diagnose.ts), and heals through PM2 or a verified signal, under its own
- * back-off. In steady state a look costs a few small reads of one pid's /proc files and the heartbeat.
+ * back-off. In steady state a look reads one pid's data (a few /proc files, or one handle) and the heartbeat.
  */
 export class Probe {
   /** PM2's clock instances: one, or two in hot-standby mode (CLOCK_STANDBY=1). */
@@ -58,7 +58,6 @@ export class Probe {
   private readonly budget = new HealBudget();
   readonly heals: Record<HealKind, number> = { hung: 0, stalled: 0, ghost: 0, errored: 0, duplicate: 0 };
   private readonly heartbeatPath: string;
-  private readonly bootTimeMs = readBootTimeMs();
 
   private readonly duplicates: Duplicates;
 
@@ -112,18 +111,18 @@ export class Probe {
     const heartbeat = await readHeartbeat(this.heartbeatPath);
     // The active clock is the instance that writes the heartbeat; any other one is a standby.
     const app = this.clocks.find((clock) => clock.pid === heartbeat?.pid) ?? this.clocks.find((clock) => clock.status === 'online') ?? this.clocks[0];
-    let proc: Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined;
+    let proc: Pick<ProcessInfo, 'pid' | 'createTime'> | undefined;
     let verified = false;
     if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Clock(app);
     const heartbeatIsOwn = heartbeat !== undefined && proc !== undefined && heartbeat.pid === proc.pid &&
-      (heartbeat.startTicks === null || heartbeat.startTicks === proc.startTicks);
+      (heartbeat.startTicks === null || heartbeat.startTicks === proc.createTime);
     const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && this.isLiveDuplicateOwner(heartbeat, config.hangMs, now);
     if (heartbeatIsDuplicate) this.scanWanted = true;
     return {
       now,
       app,
       verified,
-      startedAt: proc && this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined,
+      startedAt: proc && startedAtMs(proc.createTime),
       heartbeat,
       heartbeatIsOwn,
       heartbeatIsDuplicate,
@@ -134,16 +133,16 @@ export class Probe {
 
   /**
    * PM2's clock pid, and whether it is proven to be PM2's clock. The full identity check runs once
-   * per process (pid + start time); after that one read of /proc/<pid>/stat shows it lives on.
+   * per process (pid + creation time); after that one cheap look at that pid shows it lives on.
    */
-  private lookAtPm2Clock(app: Pm2App): [Pick<ProcessInfo, 'pid' | 'startTicks'> | undefined, boolean] {
-    const stat = readProcStat(app.pid);
+  private lookAtPm2Clock(app: Pm2App): [Pick<ProcessInfo, 'pid' | 'createTime'> | undefined, boolean] {
+    const stat = readStat(app.pid);
     if (!isLiving(stat)) return [stat, false];
-    const key = `${app.pmId}:${stat.pid}:${stat.startTicks}`;
+    const key = `${app.pmId}:${stat.pid}:${stat.createTime}`;
     if (this.verifiedAs.get(app.pmId) === key) return [stat, true];
     const proc = readProcess(app.pid);
     if (!proc) return [undefined, false];
-    const startedAt = this.bootTimeMs !== undefined ? startedAtMs(proc.startTicks, this.bootTimeMs) : undefined;
+    const startedAt = startedAtMs(proc.createTime);
     const facts = { pid: app.pid, pmId: app.pmId, launchedAt: app.launchedAt, home: this.options.pm2.home, daemonPid: this.daemonPid };
     const verified = isPm2Clock(proc, readEnviron(proc.pid), this.options.identity, facts, startedAt);
     if (verified) this.verifiedAs.set(app.pmId, key);
@@ -176,8 +175,8 @@ export class Probe {
       if (!proc || !this.mayHeal(finding.kind)) return;
       // A hung process cannot shut down gracefully, and its checkpoint is already on disk. A stalled
       // one could, but what stalled it may hold up its stop too; its checkpoint is as current.
-      if (signalVerified(proc.pid, proc.startTicks, 'SIGKILL')) {
-        this.options.warn(`killed ${finding.kind} clock pid ${proc.pid} (SIGKILL); PM2 restarts it`);
+      if (killVerified(proc.pid, proc.createTime)) {
+        this.options.warn(`killed ${finding.kind} clock pid ${proc.pid} (${killName()}); PM2 restarts it`);
       }
       this.appFetchedAt = 0;
     } else if (finding.kind === 'ghost' && this.ghostLooks >= GHOST_CONFIRMATIONS) {

@@ -1,26 +1,25 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseProcStat } from '../shared/proc-stat.ts';
+import type { ProcessInfo, ProcessStat, ProcTable } from './proc-table.ts';
 
 /**
- * The process table, read straight from /proc (Linux): gather, parse, filter, return plain objects.
- * Every reader takes the /proc root as a parameter, so tests can point it at fixture trees.
+ * The process table on Linux, read straight from /proc: gather, parse, filter, return plain objects.
+ * Every reader takes the /proc root as a parameter, so tests can point it at fixture trees. The
+ * creation time is the start time in clock ticks after boot; the user, the real uid.
  */
-export interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  /** R, S, D, T (stopped), Z (zombie: dead, not yet reaped), … */
-  state: string;
-  /** Start time in clock ticks after boot: with the pid, it names one process. */
-  startTicks: number;
-  /** Being taken down by the kernel (see ProcStat.dying); absent: no. */
-  dying?: boolean;
-  /** Real user id. */
-  uid: number;
-  /** The command line, one entry per argument (a PM2-set process title is one entry with spaces). */
-  argv: string[];
-  /** The working directory, where readable. */
-  cwd: string | undefined;
+export function linuxTable(procRoot = PROC_ROOT): ProcTable {
+  const bootTimeMs = readBootTimeMs(procRoot);
+  return {
+    listPids: () => listPids(procRoot),
+    readStat: (pid) => readStat(pid, procRoot),
+    readProcess: (pid) => readProcess(pid, procRoot),
+    readEnviron: (pid) => readEnviron(pid, procRoot),
+    findProcesses: (needle) => findProcesses(needle, procRoot),
+    startedAtMs: (createTime) => (bootTimeMs === undefined ? undefined : startedAtMs(createTime, bootTimeMs)),
+    currentUser: () => String(process.getuid?.() ?? -1),
+    pathKey: (path) => path,
+  };
 }
 
 export const PROC_ROOT = '/proc';
@@ -61,7 +60,17 @@ export function readProcess(pid: number, procRoot = PROC_ROOT): ProcessInfo | un
     const uid = parseUid(readFileSync(join(dir, 'status'), 'utf8'));
     if (!stat || uid === undefined) return undefined;
     const argv = parseCmdline(readFileSync(join(dir, 'cmdline'), 'utf8'));
-    return { pid: stat.pid, ppid: stat.ppid, state: stat.state, startTicks: stat.startTicks, dying: stat.dying, uid, argv, cwd: readCwd(dir) };
+    return { pid: stat.pid, ppid: stat.ppid, state: stat.state, createTime: stat.startTicks, dying: stat.dying, user: String(uid), argv, cwd: readCwd(dir) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fields of /proc/<pid>/stat that tell whether a process lives and which one it is. */
+export function readStat(pid: number, procRoot = PROC_ROOT): ProcessStat | undefined {
+  try {
+    const stat = parseProcStat(readFileSync(join(procRoot, String(pid), 'stat'), 'utf8'));
+    return stat && { pid: stat.pid, ppid: stat.ppid, state: stat.state, createTime: stat.startTicks, dying: stat.dying };
   } catch {
     return undefined;
   }

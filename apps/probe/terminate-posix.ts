@@ -1,20 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isLiving, readProcStat } from '../shared/proc-stat.ts';
+import { isLiving } from '../shared/proc-stat.ts';
+import { readStat } from './proc-table.ts';
+import type { Terminator } from './terminate.ts';
 
 const POLL_MS = 50;
 
-/** Whether `pid` is still the very process first seen (same start time) and not dead or dying. */
-export function isStillAlive(pid: number, startTicks: number): boolean {
-  const stat = readProcStat(pid);
-  return isLiving(stat) && stat.startTicks === startTicks;
+/** Signals on Linux and macOS: SIGTERM lets a clock flush its checkpoint; SIGKILL when it will not. */
+export function posixTerminator(): Terminator {
+  return { killName: 'SIGKILL', isStillAlive, killVerified: (pid, createTime) => signalVerified(pid, createTime, 'SIGKILL'), terminate };
+}
+
+function isStillAlive(pid: number, createTime: number): boolean {
+  const stat = readStat(pid);
+  return isLiving(stat) && stat.createTime === createTime;
 }
 
 /**
- * Sends `signal` to `pid` only if it is still the process that was verified (same start time), so a
- * pid reused in between is never hit. Returns whether the signal was sent.
+ * Sends `signal` to `pid` only if it is still the process that was verified (same creation time), so
+ * a pid reused in between is never hit. Returns whether the signal was sent.
  */
-export function signalVerified(pid: number, startTicks: number, signal: NodeJS.Signals): boolean {
-  if (!isStillAlive(pid, startTicks)) return false;
+function signalVerified(pid: number, createTime: number, signal: NodeJS.Signals): boolean {
+  if (!isStillAlive(pid, createTime)) return false;
   try {
     process.kill(pid, signal);
     return true;
@@ -23,13 +29,12 @@ export function signalVerified(pid: number, startTicks: number, signal: NodeJS.S
   }
 }
 
-/** SIGTERM, then SIGKILL if it is still alive after `graceMs`. Resolves with how it ended. */
-export async function terminate(pid: number, startTicks: number, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
-  if (!signalVerified(pid, startTicks, 'SIGTERM')) return 'gone';
+async function terminate(pid: number, createTime: number, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
+  if (!signalVerified(pid, createTime, 'SIGTERM')) return 'gone';
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!isStillAlive(pid, startTicks)) return 'terminated';
+    if (!isStillAlive(pid, createTime)) return 'terminated';
     await sleep(POLL_MS);
   }
-  return signalVerified(pid, startTicks, 'SIGKILL') ? 'killed' : 'terminated';
+  return signalVerified(pid, createTime, 'SIGKILL') ? 'killed' : 'terminated';
 }

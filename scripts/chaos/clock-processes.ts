@@ -7,7 +7,7 @@ export function clockIdentity(stateDir: string): ClockIdentity {
   return {
     entry: realpathOrUndefined(CLOCK_ENTRY) ?? CLOCK_ENTRY,
     stateDir: realpathOrUndefined(stateDir) ?? stateDir,
-    uid: process.getuid?.() ?? -1,
+    user: String(process.getuid?.() ?? -1),
   };
 }
 

@@ -102,7 +102,7 @@ const IDENTITY_PATIENCE_MS = 2_000;
 async function verifiedClock(system: System, pid: number): Promise<Verified> {
   const proved = (): Verified | undefined => {
     const proc = readProcess(pid);
-    return proc && isClockOfOurState(proc, readEnviron(pid), system.identity) ? { pid, startTicks: proc.startTicks } : undefined;
+    return proc && isClockOfOurState(proc, readEnviron(pid), system.identity) ? { pid, startTicks: proc.createTime } : undefined;
   };
   return waitFor(`PM2's clock pid ${pid} to be proven a live clock of ${system.stateDir}`, proved, IDENTITY_PATIENCE_MS);
 }

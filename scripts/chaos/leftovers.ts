@@ -14,7 +14,7 @@ export function processesOf(home: string, stateDir: string): ProcessInfo[] {
       const env = readEnviron(pid);
       if (!env || (env.get('PM2_HOME') !== home && env.get('STATE_DIR') !== stateDir)) return [];
       const proc = readProcess(pid);
-      return isLiving(proc) && proc.uid === uid ? [proc] : [];
+      return isLiving(proc) && proc.user === String(uid) ? [proc] : [];
     });
 }
 
@@ -22,7 +22,7 @@ export function processesOf(home: string, stateDir: string): ProcessInfo[] {
 export function killAll(processes: ProcessInfo[]): number[] {
   const killed: number[] = [];
   for (const proc of processes) {
-    if (readProcStat(proc.pid)?.startTicks !== proc.startTicks) continue;
+    if (readProcStat(proc.pid)?.startTicks !== proc.createTime) continue;
     try {
       process.kill(proc.pid, 'SIGKILL');
       killed.push(proc.pid);

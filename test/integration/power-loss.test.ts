@@ -13,7 +13,7 @@ type Context = { sandbox: Sandbox };
 
 /** The pids of every live clock of this sandbox's state, as the process table shows them. */
 function clocksInProcessTable(sandbox: Sandbox): number[] {
-  const identity = { entry: realpathSync(CLOCK_ENTRY), stateDir: realpathSync(sandbox.stateDir), uid: process.getuid?.() ?? -1 };
+  const identity = { entry: realpathSync(CLOCK_ENTRY), stateDir: realpathSync(sandbox.stateDir), user: String(process.getuid?.() ?? -1) };
   return findProcesses('main.js')
     .filter((proc) => isClockOfOurState(proc, readEnviron(proc.pid), identity))
     .map((proc) => proc.pid);

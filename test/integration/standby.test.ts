@@ -49,7 +49,7 @@ function clocksInProcessTable(sandbox: Sandbox): number[] {
   } catch {
     return []; // The first clock creates the state directory before it does anything else.
   }
-  const identity = { entry: realpathSync(CLOCK_ENTRY), stateDir, uid: process.getuid?.() ?? -1 };
+  const identity = { entry: realpathSync(CLOCK_ENTRY), stateDir, user: String(process.getuid?.() ?? -1) };
   return findProcesses('main.js')
     .filter((proc) => isClockOfOurState(proc, readEnviron(proc.pid), identity))
     .map((proc) => proc.pid);

@@ -163,7 +163,7 @@ function makeFixture(): Fixture {
     otherState: join(other, 'state'),
     pm2Home,
     pm2HomeLink,
-    id: { entry, stateDir, uid },
+    id: { entry, stateDir, user: String(uid) },
   };
 }
 
@@ -172,8 +172,8 @@ function clockProcess(fixture: Fixture, overrides: Partial<ProcessInfo> = {}): P
     pid: 4242,
     ppid: 4000,
     state: 'S',
-    startTicks: 57126,
-    uid: fixture.id.uid,
+    createTime: 57126,
+    user: fixture.id.user,
     argv: ['node', fixture.entry],
     cwd: fixture.project,
     ...overrides,
@@ -235,7 +235,7 @@ Ours('a PM2 title, read with pm_exec_path', (context) => {
 
 Ours('another uid', (context) => {
   const f = fixtureOf(context);
-  assert.not.ok(isClockOfOurState(clockProcess(f, { uid: f.id.uid + 1 }), NO_ENV, f.id));
+  assert.not.ok(isClockOfOurState(clockProcess(f, { user: String(Number(f.id.user) + 1) }), NO_ENV, f.id));
 });
 
 Ours('a zombie', (context) => {
@@ -398,7 +398,7 @@ Pm2('not a clock of our state: nothing else matters', (context) => {
   const f = fixtureOf(context);
   const facts = pm2Facts(f);
   assert.not.ok(isPm2Clock(pm2Process(f), undefined, f.id, facts, LAUNCHED_AT));
-  assert.not.ok(isPm2Clock(pm2Process(f, { uid: f.id.uid + 1 }), pm2Env(f), f.id, facts, LAUNCHED_AT));
+  assert.not.ok(isPm2Clock(pm2Process(f, { user: String(Number(f.id.user) + 1) }), pm2Env(f), f.id, facts, LAUNCHED_AT));
   assert.not.ok(isPm2Clock(pm2Process(f, { state: 'Z' }), pm2Env(f), f.id, facts, LAUNCHED_AT));
   assert.not.ok(isPm2Clock(pm2Process(f), pm2Env(f, { STATE_DIR: f.otherState }), f.id, facts, LAUNCHED_AT));
   const lookAlike = join(f.other, 'dist', 'clock', 'main.js');

@@ -13,7 +13,7 @@ import {
   readEnviron,
   readProcess,
   startedAtMs,
-} from '../../apps/probe/proc-table.ts';
+} from '../../apps/probe/proc-table-linux.ts';
 
 /** One process of a fixture /proc tree; what is not given gets a plausible default. */
 interface FakeProcess {
@@ -242,9 +242,9 @@ Read('a whole process: stat, status, cmdline and the cwd symlink', ({ root }) =>
     pid: 4242,
     ppid: 4000,
     state: 'S',
-    startTicks: 57126,
+    createTime: 57126,
     dying: false,
-    uid: 1000,
+    user: '1000',
     argv: ['/usr/bin/node', '/p/dist/clock/main.js'],
     cwd: '/p',
   });
@@ -256,7 +256,7 @@ Read('a command name with spaces and parentheses', ({ root }) => {
   assert.is(info?.pid, 4243);
   assert.is(info?.state, 'S');
   assert.is(info?.ppid, 7);
-  assert.is(info?.startTicks, 99);
+  assert.is(info?.createTime, 99);
   assert.equal(info?.argv, ['odd']);
 });
 
@@ -266,9 +266,9 @@ Read('a zombie: state Z, no command line, no cwd', ({ root }) => {
     pid: 4244,
     ppid: 4000,
     state: 'Z',
-    startTicks: 57126,
+    createTime: 57126,
     dying: false,
-    uid: 1000,
+    user: '1000',
     argv: [],
     cwd: undefined,
   });
@@ -359,9 +359,9 @@ Find('each match is read whole, with its cwd from the symlink', ({ root }) => {
     pid: 100,
     ppid: 1,
     state: 'S',
-    startTicks: 57126,
+    createTime: 57126,
     dying: false,
-    uid: 1000,
+    user: '1000',
     argv: ['node', '/p/dist/clock/main.js'],
     cwd: '/p',
   });
@@ -430,7 +430,7 @@ Boot('a fixture process: its start time from its stat and the btime', ({ root })
     assert.unreachable('fixture not read');
     return;
   }
-  assert.is(startedAtMs(info.startTicks, boot), 1_700_000_000_000 + 1_234_560);
+  assert.is(startedAtMs(info.createTime, boot), 1_700_000_000_000 + 1_234_560);
 });
 
 Boot.run();
@@ -439,7 +439,7 @@ Boot.run();
 
 const Live = suite('the real /proc: this process');
 
-Live('readProcess(process.pid): pid, ppid, uid, argv and cwd', () => {
+Live('readProcess(process.pid): pid, ppid, user, argv and cwd', () => {
   const info = readProcess(process.pid);
   if (!info) {
     assert.unreachable('no process info for this process');
@@ -447,7 +447,7 @@ Live('readProcess(process.pid): pid, ppid, uid, argv and cwd', () => {
   }
   assert.is(info.pid, process.pid);
   assert.is(info.ppid, process.ppid);
-  assert.is(info.uid, process.getuid?.());
+  assert.is(info.user, String(process.getuid?.()));
   assert.is(info.cwd, process.cwd());
   assert.ok(info.state === 'R' || info.state === 'S', `state ${info.state}`);
   assert.ok(
@@ -483,7 +483,7 @@ Live('the boot time is in the past, and this process started about process.uptim
   }
   const now = Date.now();
   assert.ok(boot < now, `boot ${boot}`);
-  const started = startedAtMs(info.startTicks, boot);
+  const started = startedAtMs(info.createTime, boot);
   const expected = now - process.uptime() * 1000;
   // btime is whole seconds and start times are 10 ms ticks: allow a couple of seconds.
   assert.ok(Math.abs(started - expected) < 3_000, `started ${started}, expected about ${expected}`);
