@@ -30,6 +30,8 @@ export class LiveSubjects {
     const dead = this.start(['']);
     const deadPid = dead.pid ?? 0;
     if (dead.exitCode === null) await once(dead, 'exit');
+    // Windows keeps an exited process (state Z here) while a handle holds it; Node closes its own just after 'exit'.
+    await waitFor(`ended child ${deadPid} to leave the process table`, () => this.table.readStat(deadPid) === undefined);
     return {
       pid,
       ppid: process.pid,
