@@ -114,6 +114,8 @@ export class Probe {
     let proc: Pick<ProcessInfo, 'pid' | 'createTime'> | undefined;
     let verified = false;
     if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Clock(app);
+    // The clock records its start time as Linux's /proc gives it (= the Linux backend's createTime);
+    // where it cannot (null: Windows, macOS) the pid alone ties the heartbeat to the process.
     const heartbeatIsOwn = heartbeat !== undefined && proc !== undefined && heartbeat.pid === proc.pid &&
       (heartbeat.startTicks === null || heartbeat.startTicks === proc.createTime);
     const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && this.isLiveDuplicateOwner(heartbeat, config.hangMs, now);

@@ -71,6 +71,13 @@ Script('a program that is not node runs no node script', () => {
   assert.is(scriptOf(['/a/main.js'], NO_ENV), undefined);
 });
 
+Script('Windows: node.exe by its full path; not-node.exe and node.exe.bak are not node', () => {
+  assert.is(scriptOf(['C:\\Program Files\\nodejs\\node.exe', 'C:\\p\\dist\\clock\\main.js'], NO_ENV), 'C:\\p\\dist\\clock\\main.js');
+  assert.is(scriptOf(['Z:\\w\\.windows\\node-v20.20.2\\bin\\node.exe', '--no-warnings', 'dist\\clock\\main.js'], NO_ENV), 'dist\\clock\\main.js');
+  assert.is(scriptOf(['C:\\bin\\not-node.exe', 'C:\\p\\main.js'], NO_ENV), undefined);
+  assert.is(scriptOf(['C:\\bin\\node.exe.bak', 'C:\\p\\main.js'], NO_ENV), undefined);
+});
+
 Script('a PM2 title is read with pm_exec_path', () => {
   assert.is(scriptOf(['node /abs/main.js'], envOf({ pm_exec_path: '/abs/main.js' })), '/abs/main.js');
   assert.is(scriptOf(['node /abs/main.js   '], envOf({ pm_exec_path: '/abs/main.js' })), '/abs/main.js');
@@ -142,6 +149,8 @@ function makeFixture(): Fixture {
     mkdirSync(join(dir, 'dist', 'clock'), { recursive: true });
     mkdirSync(join(dir, 'state'));
     writeFileSync(join(dir, 'dist', 'clock', 'main.js'), '');
+    mkdirSync(join(dir, 'node_modules', 'pm2', 'lib'), { recursive: true });
+    writeFileSync(join(dir, 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js'), '');
   }
   mkdirSync(join(project, 'custom-state'));
   const link = join(root, 'project-link');
@@ -231,6 +240,19 @@ Ours('a PM2 title, read with pm_exec_path', (context) => {
   const titled = clockProcess(f, { argv: [`node ${f.entry}`] });
   assert.ok(isClockOfOurState(titled, envOf({ pm_exec_path: f.entry }), f.id));
   assert.not.ok(isClockOfOurState(titled, NO_ENV, f.id));
+});
+
+// PM2 runs a fork-mode app through its ProcessContainerFork.js when its interpreter's name ends in
+// "node" (Linux, where the title then hides it; Windows only with interpreter: 'node').
+Ours('PM2\'s own fork container of this project, running pm_exec_path', (context) => {
+  const f = fixtureOf(context);
+  const container = join(f.project, 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js');
+  const contained = clockProcess(f, { argv: ['node', container] });
+  assert.ok(isClockOfOurState(contained, envOf({ pm_exec_path: f.entry }), f.id));
+  assert.not.ok(isClockOfOurState(contained, envOf({ pm_exec_path: join(f.other, 'dist', 'clock', 'main.js') }), f.id), 'it runs another script');
+  assert.not.ok(isClockOfOurState(contained, NO_ENV, f.id), 'no pm_exec_path');
+  const foreign = join(f.other, 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js');
+  assert.not.ok(isClockOfOurState(clockProcess(f, { argv: ['node', foreign] }), envOf({ pm_exec_path: f.entry }), f.id), 'another PM2\'s container');
 });
 
 Ours('another uid', (context) => {
