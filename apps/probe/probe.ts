@@ -270,6 +270,10 @@ export class Probe {
       'heals: duplicate': { value: this.heals.duplicate },
       'last scan': { value: Math.round(this.duplicates.lastScanMs * 10) / 10, unit: 'ms' },
       'full scans': { value: this.duplicates.scans },
+      // Its own CPU time (user + system, ms): on Windows PM2 reads an app's CPU through wmic, or a
+      // PowerShell per look where wmic is gone (Windows 11 24H2); this costs nothing and is the same
+      // on every platform, so the bench reads the probe's cost here.
+      'cpu time': { value: Math.round(cpuMs()), unit: 'ms' },
     };
     const text = JSON.stringify(metrics);
     if (text === this.lastPublished) return;
@@ -277,4 +281,9 @@ export class Probe {
     this.lastPublishedAt = seen.now;
     publishMetrics(metrics);
   }
+}
+
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
