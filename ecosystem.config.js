@@ -91,7 +91,7 @@ export const apps = [
     autorestart: true,
     // The probe's start time matters less than the clock's: PM2's usual crash-loop back-off is fine.
     exp_backoff_restart_delay: 100,
-    // 78: a bad setting; 69: no /proc (not Linux). Restarting fixes neither.
+    // 78: a bad setting; 69: no way to read the process table here (exit-codes.ts). Restarting fixes neither.
     stop_exit_codes: [78, 69],
     out_file: join(logDir, 'probe.out.log'),
     error_file: join(logDir, 'probe.err.log'),

@@ -10,7 +10,7 @@ const root = join(import.meta.dirname, '..');
 const nodeGyp = process.env.npm_config_node_gyp;
 const [command, args] = nodeGyp ? [process.execPath, [nodeGyp, 'rebuild']] : ['node-gyp', ['rebuild']];
 if (process.platform !== 'linux') {
-  console.warn('build-native: the death bell is built on Linux only; a standby will learn of deaths from the lock socket');
+  console.warn(`build-native: the death bell is built on Linux only; a standby will learn of deaths when the lock's ${process.platform === 'win32' ? 'named pipe' : 'socket'} closes`);
   process.exit(0);
 }
 const result = spawnSync(command, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });

@@ -19,7 +19,10 @@ export const EXIT = {
    * it stops ticking at once and leaves; PM2 starts it again, as a follower. Not a crash.
    */
   deposed: 75,
-  /** The probe on a system without Linux's /proc: it cannot see the process table. PM2 does not restart it. */
+  /**
+   * The probe cannot read the process table here (a platform without a backend, or koffi's binary for
+   * Windows or macOS missing; the line before it says which and how to get it). PM2 does not restart it.
+   */
   unsupported: 69,
   /** Bad configuration: the one line before it names the variable. PM2 does not restart (stop_exit_codes). */
   config: 78,
