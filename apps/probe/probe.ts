@@ -94,7 +94,7 @@ export class Probe {
   }
 
   private async observe(refresh: boolean): Promise<Observation | undefined> {
-    const { identity, config } = this.options;
+    const { config } = this.options;
     if (refresh || Date.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
       try {
         this.clocks = (await this.options.pm2.apps()).filter((app) => app.name === 'clock');

@@ -76,17 +76,7 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
     pm2: (...args) => runPm2(env, args),
     pm2With: (settings, ...args) => runPm2({ ...env, ...settings }, args),
     async list() {
-      const { stdout } = await runPm2(env, ['jlist']);
-      const processes = JSON.parse(stdout.slice(stdout.indexOf('['))) as RawProcess[];
-      return processes.map((p) => ({
-        name: p.name,
-        pmId: p.pm_id,
-        pid: p.pid,
-        status: p.pm2_env.status,
-        restarts: p.pm2_env.restart_time,
-        exitCode: p.pm2_env.exit_code,
-        metrics: p.pm2_env.axm_monitor ?? {},
-      }));
+      return parseJlist((await runPm2(env, ['jlist'])).stdout);
     },
     async onlinePid(name, other) {
       return waitFor(`PM2 to report ${name} online${other ? ` with a pid other than ${other}` : ''}`, async () => {
@@ -129,6 +119,21 @@ interface RawProcess {
     exit_code?: number;
     axm_monitor?: Record<string, { value: unknown; unit?: string }>;
   };
+}
+
+/** `pm2 jlist`'s one JSON line (when the command also started the daemon, PM2's banner comes first). */
+export function parseJlist(stdout: string): Pm2Process[] {
+  const line = stdout.split('\n').find((text) => text.startsWith('[{') || text.trim() === '[]');
+  if (line === undefined) throw new Error(`pm2 jlist printed no list: ${JSON.stringify(stdout.slice(0, 300))}`);
+  return (JSON.parse(line) as RawProcess[]).map((p) => ({
+    name: p.name,
+    pmId: p.pm_id,
+    pid: p.pid,
+    status: p.pm2_env.status,
+    restarts: p.pm2_env.restart_time,
+    exitCode: p.pm2_env.exit_code,
+    metrics: p.pm2_env.axm_monitor ?? {},
+  }));
 }
 
 function runPm2(env: NodeJS.ProcessEnv, args: string[]): Promise<{ stdout: string; stderr: string }> {

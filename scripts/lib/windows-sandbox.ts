@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { clonePrefix } from '../windows/clone-prefix.ts';
 import { WindowsUnavailable } from '../windows/exit-codes.ts';
 import { runWindows, type WindowsResult } from '../windows/run.ts';
-import { prepareWindows, type WindowsSetup } from '../windows/setup.ts';
+import { prepareWindows } from '../windows/setup.ts';
 import { spawnWindows } from '../windows/spawn.ts';
 import { toWindowsPath } from '../windows/windows-path.ts';
-import type { Pm2Process } from './pm2-sandbox.ts';
+import { parseJlist, type Pm2Process } from './pm2-sandbox.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -182,33 +182,6 @@ export async function createWindowsSandbox(settings: NodeJS.ProcessEnv = {}): Pr
 
 function say(line: string): void {
   process.stderr.write(`${line}\n`);
-}
-
-interface RawProcess {
-  name: string;
-  pm_id: number;
-  pid: number;
-  pm2_env: {
-    status: string;
-    restart_time: number;
-    exit_code?: number;
-    axm_monitor?: Record<string, { value: unknown; unit?: string }>;
-  };
-}
-
-/** jlist's one JSON line (when the command also started the daemon, PM2's banner comes first). */
-export function parseJlist(stdout: string): Pm2Process[] {
-  const line = stdout.split('\n').find((text) => text.startsWith('[{') || text.trim() === '[]');
-  if (line === undefined) throw new Error(`pm2 jlist printed no list: ${JSON.stringify(stdout.slice(0, 300))}`);
-  return (JSON.parse(line) as RawProcess[]).map((p) => ({
-    name: p.name,
-    pmId: p.pm_id,
-    pid: p.pid,
-    status: p.pm2_env.status,
-    restarts: p.pm2_env.restart_time,
-    exitCode: p.pm2_env.exit_code,
-    metrics: p.pm2_env.axm_monitor ?? {},
-  }));
 }
 
 function daemonPid(home: string): number | undefined {

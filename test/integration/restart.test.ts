@@ -1,29 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
-import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { assertNoTickLost, moreTicks, tickCount, ticksOf } from '../helpers/clock-log.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 
 type Context = { sandbox: Sandbox };
-
-/** Waits until the clock log holds `more` tick lines beyond `from`. */
-async function moreTicks(sandbox: Sandbox, from: number, more: number): Promise<string> {
-  return waitFor(`${more} more ticks in the clock log`, async () => {
-    const log = await sandbox.outLog();
-    return tickCount(log) >= from + more ? log : undefined;
-  });
-}
-
-function assertNoTickLost(log: string, crashes: number): void {
-  const continuity = checkContinuity(log);
-  assert.equal(
-    [...continuity.threads.values()].flatMap((t) => t.breaks),
-    [],
-    'a tick number was skipped or went back',
-  );
-  assert.ok(continuity.repeats <= crashes * 2, `${continuity.repeats} repeats for ${crashes} crash(es)`);
-}
 
 // ---
 

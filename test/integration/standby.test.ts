@@ -10,7 +10,7 @@ import { statePaths } from '../../apps/shared/state-dir.ts';
 import { CLOCK_ENTRY, createSandbox, ECOSYSTEM, type Pm2Process, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { checkContinuity, tickTimeMs } from '../../scripts/lib/tick-continuity.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
-import { logSays, tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { logSays, moreTicks, tickCount, ticksOf } from '../helpers/clock-log.ts';
 
 /**
  * Hot standby (CLOCK_STANDBY=1), under a real PM2: two `clock` instances, one active (it holds the
@@ -103,14 +103,6 @@ async function settled(sandbox: Sandbox, not: number[] = []): Promise<Pair> {
       standbyLinesFor(await sandbox.outLog(), found.active) > 0;
   });
   return pair(sandbox, not);
-}
-
-/** Waits until the clock log holds `more` tick lines beyond `from`. */
-async function moreTicks(sandbox: Sandbox, from: number, more: number): Promise<string> {
-  return waitFor(`${more} more ticks in the clock log`, async () => {
-    const log = await sandbox.outLog();
-    return tickCount(log) >= from + more ? log : undefined;
-  });
 }
 
 /**

@@ -1,28 +1,15 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseCheckpoint } from '../../apps/clock/checkpoint.ts';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
-import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { assertCheckpointMatches, tickCount, ticksOf } from '../helpers/clock-log.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 
 type Context = { sandbox: Sandbox };
-
-/** Each thread's last tick in `log` must be what the checkpoint holds: nothing printed was left unsaved. */
-async function assertCheckpointMatches(sandbox: Sandbox, log: string): Promise<void> {
-  const checkpoint = parseCheckpoint(await readFile(join(sandbox.stateDir, 'checkpoint.json'), 'utf8'));
-  for (const [index, saved] of checkpoint.threads.entries()) {
-    const last = ticksOf(log).filter((t) => t.thread === `thread-${index + 1}`).at(-1);
-    assert.ok(last, `thread-${index + 1} never ticked`);
-    if (last.run === checkpoint.run) assert.is(saved.tick, last.tick, `thread-${index + 1}'s checkpoint`);
-    else assert.ok(last.run === checkpoint.run - 1 && last.tick === last.ticksPerRun && saved.tick === 0);
-  }
-}
 
 // ---
 
@@ -49,7 +36,7 @@ function pm2StopSuite(ecosystem: string, said: string): void {
     assert.is(clock?.status, 'stopped');
     const log = await sandbox.outLog();
     assert.match(log, `clock: ${said} received; stopping`);
-    await assertCheckpointMatches(sandbox, log);
+    assertCheckpointMatches(sandbox.stateDir, log);
     assert.not.ok(existsSync(join(sandbox.stateDir, 'clock.sock')), 'the lock was left behind');
     // PM2 waited for the clock to exit, not for kill_timeout (3 s) to run out and SIGKILL it.
     assert.ok(tookMs < 3000, `the stop took ${tookMs.toFixed(0)} ms`);
@@ -97,7 +84,7 @@ Sigterm('exits 0 well inside kill_timeout, checkpoint flushed, lock released', a
   assert.is(code, 0);
   assert.ok(tookMs < 1000, `the stop took ${tookMs.toFixed(0)} ms`);
   assert.match(clock.output(), /clock: SIGTERM received; stopping/);
-  await assertCheckpointMatches(sandbox, clock.output());
+  assertCheckpointMatches(sandbox.stateDir, clock.output());
   assert.not.ok(existsSync(join(sandbox.stateDir, 'clock.sock')));
 });
 

@@ -2,14 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseCheckpoint } from '../../apps/clock/checkpoint.ts';
 import { win32LockAddress } from '../../apps/clock/state-lock-win32.ts';
 import { CLOCK_ENTRY, ECOSYSTEM } from '../../scripts/lib/pm2-sandbox.ts';
 import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { createWindowsSandbox, windowsAvailability, type WindowsSandbox } from '../../scripts/lib/windows-sandbox.ts';
 import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
-import { tickCount, ticksOf } from '../helpers/clock-log.ts';
+import { assertCheckpointMatches, tickCount } from '../helpers/clock-log.ts';
 
 /**
  * The clock's own promises on Windows (Windows Node under wine): the state lock on its named pipe
@@ -137,12 +136,7 @@ Pm2('pm2 stop clock (PM2\'s shutdown message: no signal reaches an app there) sa
   await sandbox.pm2('stop', 'clock');
   const log = await sandbox.outLog();
   assert.match(log, 'clock: shutdown message received; stopping');
-  const checkpoint = parseCheckpoint(readFileSync(join(sandbox.stateDir, 'checkpoint.json'), 'utf8'));
-  for (const [index, saved] of checkpoint.threads.entries()) {
-    const last = ticksOf(log).filter((t) => t.thread === `thread-${index + 1}`).at(-1);
-    assert.ok(last, `thread-${index + 1} never ticked`);
-    if (last.run === checkpoint.run) assert.is(saved.tick, last.tick, `thread-${index + 1}'s checkpoint`);
-  }
+  assertCheckpointMatches(sandbox.stateDir, log);
   const count = tickCount(log);
   await sandbox.pm2('start', 'clock');
   const after = await waitFor('ticks after the start', async () => {

@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLOCK_ENTRY } from '../../scripts/lib/pm2-sandbox.ts';
-import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { createWindowsSandbox, windowsAvailability, type WindowsSandbox } from '../../scripts/lib/windows-sandbox.ts';
 import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
-import { logSays, tickCount } from '../helpers/clock-log.ts';
+import { assertNoTickLost, logSays, moreTicks as moreTicksWithin, tickCount } from '../helpers/clock-log.ts';
 
 /**
  * The seed's own platform, the whole ecosystem: the clock and the probe under PM2 on Windows Node
@@ -31,18 +30,7 @@ if (!availability.ok) console.log(`  windows-pm2: skipped: ${availability.reason
 const waitLong = <T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> =>
   waitFor(what, check, WINE_WAIT_MS, 200);
 
-async function moreTicks(sandbox: WindowsSandbox, from: number, more: number): Promise<string> {
-  return waitLong(`${more} more ticks in the clock log`, async () => {
-    const log = await sandbox.outLog();
-    return tickCount(log) >= from + more ? log : undefined;
-  });
-}
-
-function assertNoTickLost(log: string, faults: number): void {
-  const continuity = checkContinuity(log);
-  assert.equal([...continuity.threads.values()].flatMap((t) => t.breaks), [], 'a tick number was skipped or went back');
-  assert.ok(continuity.repeats <= faults * 2, `${continuity.repeats} repeats for ${faults} fault(s)`);
-}
+const moreTicks = (sandbox: WindowsSandbox, from: number, more: number): Promise<string> => moreTicksWithin(sandbox, from, more, WINE_WAIT_MS, 200);
 
 const probeSays = (sandbox: WindowsSandbox, text: string): Promise<boolean> => logSays(sandbox, 'probe', text);
 

@@ -4,7 +4,7 @@ import { planCommand } from '../../scripts/windows/command.ts';
 import { windowsEnv, wineSettings } from '../../scripts/windows/env.ts';
 import { byVersionDescending } from '../../scripts/windows/npm-registry.ts';
 import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
-import { parseJlist } from '../../scripts/lib/windows-sandbox.ts';
+import { parseJlist } from '../../scripts/lib/pm2-sandbox.ts';
 
 // npm run windows: its pure parts (path translation, the environment, command planning).
 
