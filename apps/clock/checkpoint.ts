@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { writeFileDurably } from '../shared/atomic-write.ts';
-import { moveAside } from '../shared/state-dir.ts';
+import { moveAside, removedNote } from '../shared/state-dir.ts';
+import { readStateFileSync } from '../shared/state-file.ts';
 
 /**
  * The clock's memory, rewritten after every tick: the run in progress and each thread's last tick.
@@ -25,6 +25,13 @@ export interface ThreadProgress {
 }
 
 export const CHECKPOINT_VERSION = 1;
+
+/**
+ * The most a checkpoint can be: ~60 bytes a thread, so two threads need ~200 and a thousand fit.
+ * Anything bigger is no checkpoint of ours, and is not read into memory (a 700 MB one crashed the
+ * clock in JSON.parse's string before this).
+ */
+export const CHECKPOINT_CAP_BYTES = 64 * 1024;
 
 /** The checkpoint cannot be used; `reason` says why in a few words. */
 export class CheckpointDamage extends Error {
@@ -71,27 +78,42 @@ export function parseCheckpoint(text: string): Checkpoint {
 export type LoadedCheckpoint =
   | { kind: 'none' }
   | { kind: 'loaded'; checkpoint: Checkpoint }
-  | { kind: 'damaged'; reason: string; movedTo: string };
+  | { kind: 'damaged'; reason: string; movedTo: string; removed: string[] };
 
 /**
- * Reads the checkpoint. A damaged one is moved aside under a timestamped name, never deleted, so
- * that it can be looked at; the clock then starts afresh instead of crash-looping on it. The read is
- * synchronous: a few hundred bytes, on the way to ticking, where a thread-pool trip costs more.
+ * Reads the checkpoint. A damaged one (unparsable, or anything but a regular file of at most
+ * CHECKPOINT_CAP_BYTES: a directory, a FIFO, a symlink, an unreadable file) is moved aside under a
+ * timestamped name, so that it can be looked at; the clock then starts afresh instead of
+ * crash-looping or blocking on it. The read is synchronous: a few hundred bytes, on the way to
+ * ticking, where a thread-pool trip costs more.
  */
 export async function loadCheckpoint(path: string, now = new Date()): Promise<LoadedCheckpoint> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
-    throw error;
+  const file = readStateFileSync(path, CHECKPOINT_CAP_BYTES);
+  if (file.kind === 'missing') return { kind: 'none' };
+  let reason: string;
+  if (file.kind === 'unusable') {
+    reason = file.reason;
+  } else {
+    try {
+      return { kind: 'loaded', checkpoint: parseCheckpoint(file.text) };
+    } catch (error) {
+      if (!(error instanceof CheckpointDamage)) throw error;
+      reason = error.reason;
+    }
   }
-  try {
-    return { kind: 'loaded', checkpoint: parseCheckpoint(text) };
-  } catch (error) {
-    if (!(error instanceof CheckpointDamage)) throw error;
-    return { kind: 'damaged', reason: error.reason, movedTo: await moveAside(path, now) };
-  }
+  return { kind: 'damaged', reason, ...(await moveAside(path, now)) };
+}
+
+/** The checkpoint, for a look that must neither move nor wait (a standby's rehearsal); throws if there is none usable. */
+export function peekCheckpoint(path: string): Checkpoint {
+  const file = readStateFileSync(path, CHECKPOINT_CAP_BYTES);
+  if (file.kind !== 'read') throw new CheckpointDamage(file.kind === 'missing' ? 'none' : file.reason);
+  return parseCheckpoint(file.text);
+}
+
+/** The clock's line for a damaged checkpoint (scripts/lib/tick-continuity.ts recognises it in the log). */
+export function damageLine({ reason, movedTo, removed }: Extract<LoadedCheckpoint, { kind: 'damaged' }>): string {
+  return `the checkpoint was damaged (${reason}); moved it aside to ${movedTo}${removedNote(removed)}; starting a fresh run 1`;
 }
 
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {

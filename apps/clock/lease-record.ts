@@ -1,6 +1,10 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { writeFileWhole } from '../shared/atomic-write.ts';
-import { moveAside } from '../shared/state-dir.ts';
+import { moveAside, removedNote } from '../shared/state-dir.ts';
+import { readStateFileSync } from '../shared/state-file.ts';
+
+// {"cluster":…,"lease":"7587881242","holder":"host:pid"}: ~100 bytes with a long host name.
+const LEASE_RECORD_CAP_BYTES = 4 * 1024;
 
 /**
  * Cluster mode: the lease this host's leading clock holds, noted in the owner-only state directory,
@@ -20,24 +24,32 @@ export interface LeaseRecord {
 export function leaseRecordAt(path: string, cluster: string, trouble: (line: string) => void): LeaseRecord {
   return {
     read() {
-      let text: string;
+      let file: ReturnType<typeof readStateFileSync>;
       try {
-        text = readFileSync(path, 'utf8');
+        file = readStateFileSync(path, LEASE_RECORD_CAP_BYTES);
       } catch {
+        // A fault of the machine (EIO, EMFILE): not adopting costs nothing, as below.
         return undefined;
       }
-      try {
-        const noted = JSON.parse(text) as { cluster?: unknown; lease?: unknown; holder?: unknown };
-        if (typeof noted.lease !== 'string' || !/^\d+$/.test(noted.lease) || typeof noted.holder !== 'string') throw new Error('no lease and holder');
-        return noted.cluster === cluster ? { lease: noted.lease, holder: noted.holder } : undefined;
-      } catch (error) {
-        // Nothing is lost by not adopting: the lease then ends at etcd by itself.
-        void moveAside(path).then(
-          (movedTo) => trouble(`the cluster lease record ${path} is damaged (${error instanceof Error ? error.message : String(error)}); moved aside to ${movedTo}`),
-          () => {},
-        );
-        return undefined;
+      if (file.kind === 'missing') return undefined;
+      let damage: string;
+      if (file.kind === 'unusable') {
+        damage = file.reason;
+      } else {
+        try {
+          const noted = JSON.parse(file.text) as { cluster?: unknown; lease?: unknown; holder?: unknown };
+          if (typeof noted.lease !== 'string' || !/^\d+$/.test(noted.lease) || typeof noted.holder !== 'string') throw new Error('no lease and holder');
+          return noted.cluster === cluster ? { lease: noted.lease, holder: noted.holder } : undefined;
+        } catch (error) {
+          damage = error instanceof Error ? error.message : String(error);
+        }
       }
+      // Nothing is lost by not adopting: the lease then ends at etcd by itself.
+      void moveAside(path).then(
+        ({ movedTo, removed }) => trouble(`the cluster lease record ${path} is damaged (${damage}); moved aside to ${movedTo}${removedNote(removed)}`),
+        () => {},
+      );
+      return undefined;
     },
     write(lease, holder) {
       return writeFileWhole(path, `${JSON.stringify({ cluster, lease, holder })}\n`).catch((error: unknown) => trouble(`could not note the lease in ${path}: ${String(error)}`));

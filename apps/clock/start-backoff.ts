@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { writeFileWhole } from '../shared/atomic-write.ts';
-import { moveAside } from '../shared/state-dir.ts';
+import { moveAside, removedNote } from '../shared/state-dir.ts';
+import { readStateFileSync } from '../shared/state-file.ts';
+import { warn } from './log.ts';
 
 /**
  * Crash-loop protection for the start, as s6 does it: a clock that had been ready for over a second
@@ -19,6 +20,8 @@ export interface StartRecord {
 export const HEALTHY_AFTER_MS = 1_000;
 const FIRST_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 30_000;
+// A record is ~60 bytes ({"healthy":false,"failures":12,"at":…}); anything bigger is not one.
+const START_RECORD_CAP_BYTES = 4 * 1024;
 
 /** Consecutive failed starts, counting the previous one if it never became healthy. */
 export function failuresSoFar(previous: StartRecord | undefined): number {
@@ -30,18 +33,24 @@ export function backoffDelayMs(failures: number): number {
   return failures === 0 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** (failures - 1), MAX_DELAY_MS);
 }
 
-/** The record of the last start; a damaged one is moved aside and counts as none. (Read synchronously, as the checkpoint is.) */
-export async function readStartRecord(path: string): Promise<StartRecord | undefined> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  const record = parseStartRecord(text);
-  if (!record) await moveAside(path);
-  return record;
+/**
+ * The record of the last start; a damaged one (unparsable, or not a regular file of at most
+ * START_RECORD_CAP_BYTES) is moved aside, said, and counts as none. (Read synchronously, as the checkpoint is.)
+ */
+export async function readStartRecord(path: string, say: (line: string) => void = warn): Promise<StartRecord | undefined> {
+  const file = readStateFileSync(path, START_RECORD_CAP_BYTES);
+  if (file.kind === 'missing') return undefined;
+  const record = file.kind === 'read' ? parseStartRecord(file.text) : undefined;
+  if (record) return record;
+  const { movedTo, removed } = await moveAside(path);
+  say(`the start record was damaged (${file.kind === 'read' ? 'not a start record' : file.reason}); moved it aside to ${movedTo}${removedNote(removed)}; counting no failed starts before this one`);
+  return undefined;
+}
+
+/** The record, for a look that must neither move nor wait (a standby's rehearsal); undefined if none is usable. */
+export function peekStartRecord(path: string): StartRecord | undefined {
+  const file = readStateFileSync(path, START_RECORD_CAP_BYTES);
+  return file.kind === 'read' ? parseStartRecord(file.text) : undefined;
 }
 
 /** The record in `text`; undefined if it is damaged. */

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readStateFile } from './state-file.ts';
 
 /**
  * The clock's pulse, read by the probe: written atomically by the clock that owns the state, from
@@ -57,17 +57,44 @@ export interface HeartbeatThread {
 
 export const HEARTBEAT_PERIOD_MS = 250;
 
+/**
+ * The most a heartbeat can be: ~150 bytes a thread plus ~300 of its own, so a thousand threads fit.
+ * Anything bigger is no heartbeat, and is not read into memory every probe period.
+ */
+export const HEARTBEAT_CAP_BYTES = 256 * 1024;
+
 export function serializeHeartbeat(heartbeat: Heartbeat): string {
   return `${JSON.stringify(heartbeat)}\n`;
 }
 
+/**
+ * The last heartbeat written, or why there is none to use. Its readers (the probe, npm run status)
+ * do not own the state: they move nothing aside, whatever they find.
+ */
+export async function readHeartbeatFile(path: string): Promise<
+  { kind: 'missing' } | { kind: 'read'; heartbeat: Heartbeat } | { kind: 'unusable'; reason: string }
+> {
+  let file: Awaited<ReturnType<typeof readStateFile>>;
+  try {
+    file = await readStateFile(path, HEARTBEAT_CAP_BYTES);
+  } catch (error) {
+    return { kind: 'unusable', reason: `unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  if (file.kind !== 'read') return file;
+  let value: Partial<Heartbeat>;
+  try {
+    value = JSON.parse(file.text) as Partial<Heartbeat>;
+  } catch {
+    return { kind: 'unusable', reason: file.text.trim() === '' ? 'empty file' : 'not JSON' };
+  }
+  if (typeof value !== 'object' || value === null || typeof value.pid !== 'number' || typeof value.writtenAt !== 'number') {
+    return { kind: 'unusable', reason: 'no pid or writtenAt' };
+  }
+  return { kind: 'read', heartbeat: value as Heartbeat };
+}
+
 /** The last heartbeat written, or undefined when there is none or it cannot be read as one. */
 export async function readHeartbeat(path: string): Promise<Heartbeat | undefined> {
-  try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as Partial<Heartbeat>;
-    if (typeof value.pid !== 'number' || typeof value.writtenAt !== 'number') return undefined;
-    return value as Heartbeat;
-  } catch {
-    return undefined;
-  }
+  const file = await readHeartbeatFile(path);
+  return file.kind === 'read' ? file.heartbeat : undefined;
 }

@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
-import { access, chmod, link, mkdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, link, lstat, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError } from './config.ts';
 
 /** The files of the state directory, named for what they hold. */
@@ -50,21 +50,80 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
   }
 }
 
+/** What moveAside did: where the damaged file went, and the older copies it removed to make room. */
+export interface MovedAside {
+  movedTo: string;
+  removed: string[];
+}
+
+/** Damaged copies kept of each state file, newest first: enough to look into, too few to fill the disk. */
+export const DAMAGED_KEPT = 3;
+const DAMAGED_MARK = '.damaged-';
+
 /**
- * Moves a damaged state file aside under a timestamped name: never deleted, so it can be looked at.
- * link(2) refuses an existing name, so an earlier copy moved aside in the same millisecond is kept.
+ * Moves a damaged state file aside under a timestamped name, so that it can be looked at, and
+ * removes the older damaged copies of that file beyond the newest DAMAGED_KEPT: a clock that meets a
+ * 700 MB checkpoint on every start must not keep them all. Only the owner of the state calls this.
+ * Whatever sits at `path` is moved itself, never what it points to: a regular file is linked to the
+ * new name, then unlinked (link(2) refuses an existing name, so an earlier copy moved aside in the
+ * same millisecond is kept); anything else is renamed to a name found free, as a directory cannot
+ * be linked (EPERM) and macOS's link(2) would link a symlink's target.
  */
-export async function moveAside(path: string, now = new Date()): Promise<string> {
-  const stamp = `${path}.damaged-${now.toISOString().replace(/[:.]/g, '-')}`;
+export async function moveAside(path: string, now = new Date()): Promise<MovedAside> {
+  const stamp = `${path}${DAMAGED_MARK}${now.toISOString().replace(/[:.]/g, '-')}`;
+  const regular = (await lstat(path)).isFile();
   for (let attempt = 0; ; attempt++) {
     const movedTo = attempt === 0 ? stamp : `${stamp}-${attempt}`;
-    try {
-      await link(path, movedTo);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw error;
-    }
-    await unlink(path);
-    return movedTo;
+    if (!(await (regular ? linkThenUnlink(path, movedTo) : renameIfFree(path, movedTo)))) continue;
+    return { movedTo, removed: await removeOlderDamaged(path) };
   }
+}
+
+/** ' (removed the older a, b: the newest 3 damaged copies are kept)', or '' when nothing was removed. */
+export function removedNote(removed: string[]): string {
+  return removed.length === 0 ? '' : ` (removed the older ${removed.map((name) => basename(name)).join(', ')}: the newest ${DAMAGED_KEPT} damaged copies are kept)`;
+}
+
+async function linkThenUnlink(path: string, to: string): Promise<boolean> {
+  try {
+    await link(path, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
+  await unlink(path);
+  return true;
+}
+
+async function renameIfFree(path: string, to: string): Promise<boolean> {
+  try {
+    await lstat(to);
+    return false;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await rename(path, to);
+  return true;
+}
+
+/** Removes all but the newest DAMAGED_KEPT of moveAside's copies of `path` (by the time in their names); returns their paths. */
+async function removeOlderDamaged(path: string): Promise<string[]> {
+  const prefix = `${basename(path)}${DAMAGED_MARK}`;
+  // <ISO time with - for : and .>Z, then -N for a later copy in the same millisecond.
+  const named = /^(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d-\d{3}Z)(?:-(\d+))?$/;
+  const copies = (await readdir(dirname(path)))
+    .filter((name) => name.startsWith(prefix))
+    .flatMap((name) => {
+      const match = named.exec(name.slice(prefix.length));
+      return match ? [{ name, stamp: match[1] ?? '', attempt: Number(match[2] ?? 0) }] : [];
+    })
+    .sort((a, b) => (a.stamp === b.stamp ? b.attempt - a.attempt : a.stamp < b.stamp ? 1 : -1));
+  const removed: string[] = [];
+  for (const { name } of copies.slice(DAMAGED_KEPT)) {
+    const copy = join(dirname(path), name);
+    // rm does not follow a symlink: a moved-aside link goes, its target stays. A copy that cannot
+    // be removed now is tried again at the next move.
+    await rm(copy, { recursive: true, force: true }).then(() => removed.push(copy), () => {});
+  }
+  return removed;
 }

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointDamage, parseCheckpoint } from '../../apps/clock/checkpoint.ts';
+import { CHECKPOINT_CAP_BYTES, CheckpointDamage, parseCheckpoint } from '../../apps/clock/checkpoint.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
+import { readStateFile } from '../../apps/shared/state-file.ts';
 import { Pm2Client, pm2HomeOf } from '../../apps/probe/pm2-client.ts';
 import { absence, chooseStateDir } from './judge.ts';
 import type { Absence, CheckpointFile, Gathered, RawApp } from './types.ts';
@@ -49,22 +49,21 @@ export async function readProcessList(pm2Home: string): Promise<RawApp[]> {
   }
 }
 
-/** The checkpoint as it is on disk, read only: status never moves a damaged one aside. */
+/** The checkpoint as it is on disk, read only (bounded, no symlink followed): status never moves a damaged one aside. */
 export async function readCheckpointFile(path: string): Promise<CheckpointFile> {
-  let mtimeMs: number;
-  let text: string;
+  let file: Awaited<ReturnType<typeof readStateFile>>;
   try {
-    mtimeMs = (await stat(path)).mtimeMs;
-    text = await readFile(path, 'utf8');
+    file = await readStateFile(path, CHECKPOINT_CAP_BYTES);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { path, mtimeMs: null, checkpoint: null, damage: null };
     return { path, mtimeMs: null, checkpoint: null, damage: `unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
   }
+  if (file.kind === 'missing') return { path, mtimeMs: null, checkpoint: null, damage: null };
+  if (file.kind === 'unusable') return { path, mtimeMs: null, checkpoint: null, damage: file.reason };
   try {
-    return { path, mtimeMs, checkpoint: parseCheckpoint(text), damage: null };
+    return { path, mtimeMs: file.mtimeMs, checkpoint: parseCheckpoint(file.text), damage: null };
   } catch (error) {
     if (!(error instanceof CheckpointDamage)) throw error;
-    return { path, mtimeMs, checkpoint: null, damage: error.reason };
+    return { path, mtimeMs: file.mtimeMs, checkpoint: null, damage: error.reason };
   }
 }
 

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -41,6 +42,17 @@ Record('a damaged record is moved aside, never deleted, and said once', async ({
   const aside = readdirSync(dir).filter((name) => name.includes('.damaged-'));
   assert.is(aside.length, 1);
   assert.is(readFileSync(join(dir, aside[0] as string), 'utf8'), '{"lease": 12');
+  assert.not.ok(existsSync(path));
+});
+
+Record('a FIFO at its name: not waited on, moved aside and said', async ({ dir, path, said }) => {
+  execFileSync('mkfifo', [path]);
+  assert.is(leaseRecordAt(path, 'estatus', (line) => said.push(line)).read(), undefined);
+  await waitFor('the line', () => said.length > 0);
+  assert.match(said[0] ?? '', /cluster-lease\.json is damaged \(not a regular file: a FIFO \(named pipe\)\); moved aside to .*cluster-lease\.json\.damaged-/);
+  const aside = readdirSync(dir).filter((name) => name.includes('.damaged-'));
+  assert.is(aside.length, 1);
+  assert.ok(lstatSync(join(dir, aside[0] as string)).isFIFO());
   assert.not.ok(existsSync(path));
 });
 

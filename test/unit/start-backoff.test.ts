@@ -96,14 +96,28 @@ DAMAGED.forEach(({ kind, text }, index) => {
     await mkdir(caseDir);
     const path = join(caseDir, 'starts.json');
     await writeFile(path, text);
-    assert.is(await readStartRecord(path), undefined);
+    const said: string[] = [];
+    assert.is(await readStartRecord(path, (line) => said.push(line)), undefined);
     const names = await readdir(caseDir);
     assert.is(names.length, 1, names.join(' '));
     const [moved] = names;
     assert.ok(moved?.startsWith('starts.json.damaged-'), String(moved));
     assert.is(await readFile(join(caseDir, moved ?? ''), 'utf8'), text);
-    assert.is(await readStartRecord(path), undefined, 'the next read finds none');
+    assert.equal(said, [`the start record was damaged (not a start record); moved it aside to ${join(caseDir, moved ?? '')}; counting no failed starts before this one`]);
+    assert.is(await readStartRecord(path, (line) => said.push(line)), undefined, 'the next read finds none');
+    assert.is(said.length, 1, 'and says nothing');
   });
+});
+
+Record('a directory at its name: said, moved aside whole, counts as none (no crash, no crash loop)', async ({ dir }) => {
+  const caseDir = join(dir, 'directory');
+  await mkdir(join(caseDir, 'starts.json'), { recursive: true });
+  const said: string[] = [];
+  assert.is(await readStartRecord(join(caseDir, 'starts.json'), (line) => said.push(line)), undefined);
+  const [moved, ...more] = await readdir(caseDir);
+  assert.equal(more, []);
+  assert.ok((await stat(join(caseDir, moved ?? ''))).isDirectory());
+  assert.match(said[0] ?? '', /^the start record was damaged \(not a regular file: a directory\); moved it aside to .*starts\.json\.damaged-.*; counting no failed starts before this one$/);
 });
 
 Record.run();
