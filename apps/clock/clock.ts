@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
@@ -8,11 +7,11 @@ import { publishMetrics, registerAction, signalReady, type Metric } from '../sha
 import { readProcStat } from '../shared/proc-stat.ts';
 import { prepareStateDir, statePaths } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
-import { loadCheckpoint, parseCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.ts';
+import { damageLine, loadCheckpoint, peekCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.ts';
 import { log, warn } from './log.ts';
 import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
 import { Progress } from './progress.ts';
-import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, parseStartRecord, readStartRecord, writeStartRecord } from './start-backoff.ts';
+import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, peekStartRecord, readStartRecord, writeStartRecord } from './start-backoff.ts';
 import { acquireStateLock, DEATH_NOTICE, type StateLock } from './state-lock.ts';
 import type { Supervisor } from './supervisor.ts';
 import type { Cluster } from './cluster.ts';
@@ -309,8 +308,8 @@ export class Clock {
   private rehearseTakeover(): void {
     const { paths, config, names } = this;
     try {
-      backoffDelayMs(failuresSoFar(parseStartRecord(readFileSync(paths.starts, 'utf8'))));
-      const progress = Progress.resume(parseCheckpoint(readFileSync(paths.checkpoint, 'utf8')), names, config.ticksPerRun);
+      backoffDelayMs(failuresSoFar(peekStartRecord(paths.starts)));
+      const progress = Progress.resume(peekCheckpoint(paths.checkpoint), names, config.ticksPerRun);
       progress.rollOverIfComplete(Date.now());
       names.forEach((_, index) => this.segmentOf(progress, index));
       serializeCheckpoint(progress.toCheckpoint());
@@ -398,7 +397,7 @@ export class Clock {
     }
     const progress = Progress.fresh(names, config.ticksPerRun, Date.now());
     if (loaded.kind === 'damaged') {
-      const why = `the checkpoint was damaged (${loaded.reason}); moved it aside to ${loaded.movedTo}; starting a fresh run 1`;
+      const why = damageLine(loaded);
       return { progress, report: () => warn(why) };
     }
     return { progress, report: () => log(`no checkpoint in ${config.stateDir}; starting run 1`) };
