@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile, mkdir } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -91,6 +92,23 @@ BadState('is moved aside, never deleted, and the clock starts a fresh run', asyn
   clock.kill('SIGTERM');
   assert.is(await exitOf(clock), 0);
   assert.ok(existsSync(join(sandbox.stateDir, 'checkpoint.json')));
+});
+
+BadState('a FIFO at its name (a plain read waits for a writer for ever): moved aside, said, and the clock ticks a fresh run 1', async ({ sandbox }) => {
+  await rm(sandbox.stateDir, { recursive: true, force: true });
+  await mkdir(sandbox.stateDir, { recursive: true, mode: 0o700 });
+  execFileSync('mkfifo', ['-m', '600', join(sandbox.stateDir, 'checkpoint.json')]);
+  const clock = sandbox.spawnClock();
+  await waitFor('a tick, the start not blocked on the FIFO', () => ticksOf(clock.output()).length >= 1, 10_000);
+  assert.match(clock.output(), /clock: the checkpoint was damaged \(not a regular file: a FIFO \(named pipe\)\); moved it aside to .*checkpoint\.json\.damaged-[^;]*; starting a fresh run 1\n/);
+  const aside = (await readdir(sandbox.stateDir)).filter((name) => name.startsWith('checkpoint.json.damaged-'));
+  assert.is(aside.length, 1);
+  assert.ok((await lstat(join(sandbox.stateDir, aside[0] ?? ''))).isFIFO(), 'the FIFO itself was moved aside');
+  assert.is(ticksOf(clock.output())[0]?.run, 1);
+  assert.not.match(clock.output(), /\n\s+at /, 'no stack trace');
+  clock.kill('SIGTERM');
+  assert.is(await exitOf(clock), 0);
+  assert.ok((await lstat(join(sandbox.stateDir, 'checkpoint.json'))).isFile(), 'a real checkpoint took its place');
 });
 
 BadState.run();
