@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EXIT_NOT_LAUNCHED } from './launch-check.js';
 
-/** Exit codes shared by the operator scripts (startup, unstartup, status, chaos, bench). */
+/** Exit codes shared by the operator scripts (npm start, startup, unstartup, status, chaos, bench). */
 export const SCRIPT_EXIT = {
   ok: 0,
   /** It could not do, or could not confirm, what it was asked to (the lines before say what). */
@@ -13,6 +14,12 @@ export const SCRIPT_EXIT = {
   noDaemon: 5,
   /** status: the PM2 daemon runs, but clock or probe is not in its list. */
   notStarted: 6,
+  /**
+   * npm start, startup: PM2 could not launch an app asked for (not in its list, errored, stopped, or not
+   * up for a second); one line per app says what is wrong and where to look. Windows' 7 and 8 are in
+   * scripts/boot/windows-run.ts. Defined in launch-check.js, for npm start runs that without tsx.
+   */
+  notLaunched: EXIT_NOT_LAUNCHED,
   /** Wrong usage: an unknown option or a bad value. */
   usage: 100,
 } as const;
