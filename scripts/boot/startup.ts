@@ -9,6 +9,7 @@ import { DEFAULT_SERVICE_NAME } from './nssm.ts';
 import { startupOnWindows } from './windows-startup.ts';
 import { LOGROTATE, rotationSettings, setUpLogRotation, type RotationSettings } from './log-rotation.ts';
 import { PM2_BIN, pm2Cli, pm2OrFail } from '../lib/pm2-cli.ts';
+import { ECOSYSTEM, ecosystemApps, launchProblems } from '../lib/launch-check.js';
 
 const HELP = `npm run startup -- [--dry-run] [--service-name NAME]
 
@@ -38,7 +39,8 @@ administrator's terminal; --dry-run prints every nssm command line as Windows re
 Exit codes: 0 registered and saved (Windows: registered and running); 1 a step failed or could not
 be confirmed (the lines before say which); 3 registering needs root (Windows: an administrator): the
 exact command is printed, nothing was changed; 7 Windows: nssm.exe is not on the PATH (one line says
-how to get it); 100 wrong usage.`;
+how to get it); 9 PM2 could not launch clock or probe (one line each says what is wrong and where to
+look; nothing was registered); 100 wrong usage.`;
 
 async function main(): Promise<number> {
   const options = parseOptions('startup', HELP, { 'dry-run': { type: 'boolean' }, 'service-name': { type: 'string' } });
@@ -71,7 +73,7 @@ async function main(): Promise<number> {
     console.log(`startup: registering at boot needs root, and nothing has been changed; run:\n  sudo env ${vars} ${process.execPath} ${PM2_BIN} ${args.join(' ')}\nthen npm run startup again: it finds the unit, checks it, and does the rest.`);
     return SCRIPT_EXIT.needsRoot;
   }
-  await ensureRunning(env);
+  if (!(await ensureRunning(env))) return SCRIPT_EXIT.notLaunched;
   if (!(await register(target))) return SCRIPT_EXIT.failed;
   await setUpLogRotation(env, pm2Home, logrotate, (line) => console.log(`startup: ${line}`));
   if (!(await saveAndCheck(env, pm2Home))) return SCRIPT_EXIT.failed;
@@ -99,15 +101,23 @@ function serviceNameOf(options: Options, fallback = DEFAULT_SERVICE_NAME): strin
   return undefined;
 }
 
-async function ensureRunning(env: NodeJS.ProcessEnv): Promise<void> {
+/** Starts the ecosystem unless it runs; false (said, one line per app) when PM2 could not launch it. */
+async function ensureRunning(env: NodeJS.ProcessEnv): Promise<boolean> {
   const list = await pm2Cli(env, ['jlist']);
   const online = list.code === 0 ? parseList(list.stdout).filter((app) => app.status === 'online').map((app) => app.name) : [];
   if (online.includes('clock') && online.includes('probe')) {
     console.log('startup: clock and probe are online');
-    return;
+    return true;
   }
   console.log('startup: starting the ecosystem (pm2 start ecosystem.config.js)');
-  await pm2OrFail(env, ['start', join(PROJECT_ROOT, 'ecosystem.config.js')]);
+  const started = await pm2Cli(env, ['start', ECOSYSTEM]);
+  // pm2 start exits 0 having launched nothing (a read-only LOG_DIR), or with a clock that stopped at
+  // once: registering that at boot would bring back the same failure at every boot.
+  const problems = await launchProblems(env, await ecosystemApps(), started.stderr);
+  for (const problem of problems) console.error(`startup: ${problem}`);
+  if (problems.length > 0) return false;
+  if (started.code !== 0) throw new Error(`pm2 start ${ECOSYSTEM} exited with code ${started.code}\n${started.stdout}\n${started.stderr}`);
+  return true;
 }
 
 /** Registers with the init system, unless it already is, exactly as wanted. */

@@ -50,14 +50,19 @@ const TAIL_BYTES = 8192;
  * @returns {Promise<WantedApp[] | string>}
  */
 export async function appsAsked(args) {
-  /** @type {{ apps: Record<string, unknown>[] }} */
-  const ecosystem = await import(pathToFileURL(ECOSYSTEM).href);
-  const all = ecosystem.apps.map(wantedOf);
+  const all = await ecosystemApps();
   const only = onlyOf(args);
   if (only === undefined) return all;
   const unknown = only.filter((name) => !all.some((app) => app.name === name));
   if (unknown.length > 0) return `--only ${only.join(',')}: no app named ${unknown.join(', ')} in ecosystem.config.js (it has ${all.map((app) => app.name).join(', ')})`;
   return all.filter((app) => only.includes(app.name));
+}
+
+/** Every app of ecosystem.config.js. @returns {Promise<WantedApp[]>} */
+export async function ecosystemApps() {
+  /** @type {{ apps: Record<string, unknown>[] }} */
+  const ecosystem = await import(pathToFileURL(ECOSYSTEM).href);
+  return ecosystem.apps.map(wantedOf);
 }
 
 /** @param {Record<string, unknown>} app @returns {WantedApp} */
