@@ -414,6 +414,7 @@ export class Clock {
       startedAt: this.startedAt,
       readyAt,
       writtenAt: Date.now(),
+      monotonicMs: now,
       run: ticking ? progress.run : null,
       ticksPerRun: this.config.ticksPerRun,
       threads: ticking

@@ -4,14 +4,26 @@ import type { Pm2App } from './pm2-client.ts';
 
 /** What the probe sees of the clock in one look, from its three sources. */
 export interface Observation {
+  /** The probe's monotonic clock (performance.now()) at this look: only its own timers use it. */
   now: number;
   /** PM2's view of the app `clock`; undefined when PM2 has no such app. */
   app: Pm2App | undefined;
   /** Whether PM2's pid is alive and proven to be the process PM2 launched as `clock`. */
   verified: boolean;
-  /** When that process started (ms), where known. */
-  startedAt: number | undefined;
+  /**
+   * ms this probe has watched that process (same pid and start) without a break: how long it has
+   * been silent, when it writes no heartbeat of its own.
+   */
+  watchedMs: number;
+  /** The heartbeat; while the file cannot be read as one, the last one that could. */
   heartbeat: Heartbeat | undefined;
+  /**
+   * ms the heartbeat file has gone unchanged, as this probe watched it (staleness.ts): the
+   * heartbeat's age, on the probe's monotonic clock alone. Undefined when there is no file.
+   */
+  heartbeatAgeMs: number | undefined;
+  /** The file is there, but no heartbeat (garbage, a directory…): only its changes show a pulse. */
+  heartbeatUnusable?: boolean;
   /** Whether the heartbeat was written by that very process (pid and start time). */
   heartbeatIsOwn: boolean;
   /** Whether the heartbeat's writer is another live clock of this state (a duplicate holding the lock). */
@@ -38,7 +50,7 @@ export type Finding =
 
 /** Decides what state the clock is in. Pure: the probe gathers, this judges, the healer acts. */
 export function diagnose(seen: Observation): Finding {
-  const { app, now } = seen;
+  const { app } = seen;
   if (!app) return { kind: 'not-declared' };
   if (app.status === 'stopped') return { kind: 'stopped', status: app.status };
   if (app.status === 'errored') return { kind: 'errored' };
@@ -46,16 +58,17 @@ export function diagnose(seen: Observation): Finding {
   if (!seen.verified) return { kind: 'ghost', pid: app.pid };
   const { heartbeat } = seen;
   if (heartbeat && seen.heartbeatIsOwn) {
-    const age = now - heartbeat.writtenAt;
+    const age = seen.heartbeatAgeMs ?? 0;
     if (age > seen.hangMs) return { kind: 'hung', pid: app.pid, silentMs: age };
-    // A fresh pulse proves the main thread runs, not that it ticks.
-    const stalled = stalledThread(heartbeat, now, seen.hangMs);
+    // A fresh pulse proves the main thread runs, not that it ticks; an unreadable one says nothing of ticks.
+    const stalled = seen.heartbeatUnusable ? undefined : stalledThread(heartbeat, age, seen.hangMs);
     if (stalled) return { kind: 'stalled', pid: app.pid, ...stalled };
     return { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
   }
   // Not (yet) the owner of the state: waiting for a duplicate to let go, or still starting.
   if (heartbeat && seen.heartbeatIsDuplicate) return { kind: 'waiting', pid: app.pid, ownerPid: heartbeat.pid };
   if (seen.standbyMode) return { kind: 'starting', pid: app.pid };
-  const silentMs = now - (seen.startedAt ?? app.launchedAt);
+  // A file that is no heartbeat but keeps changing is someone beating: silent only once it stops.
+  const silentMs = seen.heartbeatUnusable ? Math.min(seen.watchedMs, seen.heartbeatAgeMs ?? Infinity) : seen.watchedMs;
   return silentMs > seen.hangMs ? { kind: 'hung', pid: app.pid, silentMs } : { kind: 'starting', pid: app.pid };
 }

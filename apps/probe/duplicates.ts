@@ -15,8 +15,8 @@ const DUPLICATE_TERM_GRACE_MS = 3_000;
  * counted (a look-alike never is), and terminated gracefully, then by force.
  */
 export class Duplicates {
-  /** When the last full scan ran (ms since the epoch), and how long it took (ms). */
-  lastScanAt = 0;
+  /** When the last full scan ran (performance.now(), ms), and how long it took (ms). */
+  lastScanAt = -Infinity;
   lastScanMs = 0;
   scans = 0;
   private readonly terminating = new Set<number>();
@@ -36,7 +36,7 @@ export class Duplicates {
       return isClockOfOurState(proc, env, this.identity) && !isOwnedBy(daemonPid, proc, env);
     });
     this.lastScanMs = performance.now() - started;
-    this.lastScanAt = Date.now();
+    this.lastScanAt = performance.now();
     this.scans += 1;
     return found;
   }

@@ -1,7 +1,8 @@
 /**
  * The probe's own restart intensity: more than MAX_HEALS heal actions within WINDOW_MS puts it into
  * back-off, each back-off twice as long as the last (capped), so that a clock that cannot be saved
- * is never hammered, and PM2 with it. A quiet window forgets the back-off.
+ * is never hammered, and PM2 with it. A quiet window forgets the back-off. Times are the caller's
+ * monotonic clock (performance.now()): a step of the wall clock neither ends a back-off nor makes one last an hour.
  */
 export const MAX_HEALS = 5;
 export const WINDOW_MS = 60_000;
@@ -13,7 +14,7 @@ export type Permission = { allowed: true } | { allowed: false; until: number; st
 export class HealBudget {
   private heals: number[] = [];
   private backoffMs = 0;
-  private backoffUntil = 0;
+  private backoffUntil = -Infinity;
 
   /** Whether a heal may run at `now`; a permitted heal is counted. */
   take(now: number): Permission {

@@ -108,8 +108,21 @@ export function isPm2Clock(
     env.get('name') === 'clock' &&
     env.get('pm_id') === String(pm2.pmId) &&
     samePath(home, pm2.home) &&
-    (startedAtMs === undefined || Math.abs(startedAtMs - pm2.launchedAt) < LAUNCH_SKEW_MS)
+    isThatLaunch(env, pm2.launchedAt, startedAtMs)
   );
+}
+
+/**
+ * Whether the process is PM2's launch at `launchedAt`, not an earlier or later one. PM2 takes one
+ * Date.now() per launch (pm_uptime) and gives it both to its view and to the process's environment:
+ * equal there, it is that launch, whatever any wall clock did since. Only where the environment lacks
+ * it is the kernel's start time compared with it, and a step of the wall clock between the launch and
+ * this look can then fail a live clock.
+ */
+function isThatLaunch(env: Map<string, string>, launchedAt: number, startedAtMs: number | undefined): boolean {
+  const launch = env.get('pm_uptime');
+  if (launch !== undefined) return launch === String(launchedAt);
+  return startedAtMs === undefined || Math.abs(startedAtMs - launchedAt) < LAUNCH_SKEW_MS;
 }
 
 export function realpathOrUndefined(path: string): string | undefined {

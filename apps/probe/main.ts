@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, PROJECT_ROOT, readProbeConfig, type ProbeConfig } from '../shared/config.ts';
 import { EXIT } from '../shared/exit-codes.ts';
@@ -57,7 +58,7 @@ process.once('disconnect', () => void stop('the PM2 daemon that runs this probe 
 
 log(`watching clock every ${config.periodMs} ms (hung after ${config.hangMs} ms without a heartbeat; state in ${config.stateDir})`);
 while (running) {
-  const started = Date.now();
+  const started = performance.now();
   await probe.check();
-  await sleep(Math.max(0, config.periodMs - (Date.now() - started)));
+  await sleep(Math.max(0, config.periodMs - (performance.now() - started)));
 }

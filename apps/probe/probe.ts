@@ -1,5 +1,7 @@
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import type { ProbeConfig } from '../shared/config.ts';
-import { readHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
+import type { Heartbeat } from '../shared/heartbeat.ts';
 import { publishMetrics } from '../shared/pm2-ipc.ts';
 import { statePaths } from '../shared/state-dir.ts';
 import { Duplicates } from './duplicates.ts';
@@ -9,6 +11,8 @@ import { HealBudget, MAX_HEALS, WINDOW_MS } from './heal-budget.ts';
 import { isClockOfOurState, isPm2Clock, type ClockIdentity } from './identity.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { readEnviron, readProcess, readStat, startedAtMs, type ProcessInfo } from './proc-table.ts';
+import { readPulse, type Pulse } from './pulse.ts';
+import { heldAfterMs, sight, unchangedMs, type Sighting } from './staleness.ts';
 import { killName, killVerified } from './terminate.ts';
 import { isLiving } from '../shared/proc-stat.ts';
 
@@ -34,10 +38,15 @@ const SAFETY_SCAN_EVERY_MS = 60_000;
 const SCAN_MIN_GAP_MS = 2_000;
 // PM2 shows the metrics; they need not change more often than this.
 const PUBLISH_EVERY_MS = 1_000;
+// A heartbeat file that is no heartbeat is said at most this often.
+const UNUSABLE_SAID_EVERY_MS = 60_000;
 // A ghost is acted on only when two looks in a row, with a fresh PM2 view each, agree.
 const GHOST_CONFIRMATIONS = 2;
 
 /**
+ * Every time below is the probe's own monotonic clock (performance.now()): a step of the system's
+ * wall clock, in the probe or in the clock, moves none of them.
+ *
  * The watchdog's loop: each period it looks at the clock three ways (PM2's view, the process table,
  * the heartbeat), judges (diagnose.ts), and heals through PM2 or a verified signal, under its own
  * back-off. In steady state a look reads one pid's data (a few /proc files, or one handle) and the heartbeat.
@@ -45,7 +54,7 @@ const GHOST_CONFIRMATIONS = 2;
 export class Probe {
   /** PM2's clock instances: one, or two in hot-standby mode (CLOCK_STANDBY=1). */
   private clocks: Pm2App[] = [];
-  private appFetchedAt = 0;
+  private appFetchedAt = -Infinity;
   private pm2Reachable = true;
   /** Per PM2 instance, the process (pid + start time) already proven to be PM2's clock. */
   private readonly verifiedAs = new Map<number, string>();
@@ -58,6 +67,12 @@ export class Probe {
   private readonly budget = new HealBudget();
   readonly heals: Record<HealKind, number> = { hung: 0, stalled: 0, ghost: 0, errored: 0, duplicate: 0 };
   private readonly heartbeatPath: string;
+  /** The heartbeat file's current version, and PM2's clock process, as this probe has watched them. */
+  private pulseSeen: Sighting | undefined;
+  private processSeen: Sighting | undefined;
+  /** The last heartbeat that could be read: while the file is garbage, whose it was. */
+  private lastReadable: Heartbeat | undefined;
+  private unusableSaidAt = -Infinity;
 
   private readonly duplicates: Duplicates;
 
@@ -73,7 +88,7 @@ export class Probe {
       // A new daemon (resurrected after a crash) can leave the old one's clock running as an orphan.
       this.daemonPid = daemonPid;
       this.scanWanted = true;
-      this.appFetchedAt = 0;
+      this.appFetchedAt = -Infinity;
     }
     let seen = await this.observe(false);
     if (!seen) return;
@@ -95,10 +110,10 @@ export class Probe {
 
   private async observe(refresh: boolean): Promise<Observation | undefined> {
     const { config } = this.options;
-    if (refresh || Date.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
+    if (refresh || performance.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
       try {
         this.clocks = (await this.options.pm2.apps()).filter((app) => app.name === 'clock');
-        this.appFetchedAt = Date.now();
+        this.appFetchedAt = performance.now();
         if (!this.pm2Reachable) this.options.log('PM2 answers again');
         this.pm2Reachable = true;
       } catch (error) {
@@ -107,25 +122,33 @@ export class Probe {
         return undefined;
       }
     }
-    const now = Date.now();
-    const heartbeat = await readHeartbeat(this.heartbeatPath);
+    const pulse = await readPulse(this.heartbeatPath);
+    // After the read: a read held up by a stalled disk is the probe held, not the clock silent.
+    const now = performance.now();
+    const heldMs = heldAfterMs(config.hangMs, config.periodMs);
+    const heartbeat = this.heartbeatOf(pulse);
+    this.pulseSeen = pulse.kind === 'missing' ? undefined : sight(this.pulseSeen, pulse.key, now, heldMs);
+    const heartbeatAgeMs = this.pulseSeen && unchangedMs(this.pulseSeen);
     // The active clock is the instance that writes the heartbeat; any other one is a standby.
     const app = this.clocks.find((clock) => clock.pid === heartbeat?.pid) ?? this.clocks.find((clock) => clock.status === 'online') ?? this.clocks[0];
     let proc: Pick<ProcessInfo, 'pid' | 'createTime'> | undefined;
     let verified = false;
     if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Clock(app);
+    this.processSeen = sight(this.processSeen, proc && app ? `${app.pmId}:${proc.pid}:${proc.createTime}` : 'none', now, heldMs);
     // The clock records its start time as Linux's /proc gives it (= the Linux backend's createTime);
     // where it cannot (null: Windows, macOS) the pid alone ties the heartbeat to the process.
     const heartbeatIsOwn = heartbeat !== undefined && proc !== undefined && heartbeat.pid === proc.pid &&
       (heartbeat.startTicks === null || heartbeat.startTicks === proc.createTime);
-    const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && this.isLiveDuplicateOwner(heartbeat, config.hangMs, now);
+    const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && (heartbeatAgeMs ?? 0) <= config.hangMs && this.isLiveDuplicateOwner(heartbeat);
     if (heartbeatIsDuplicate) this.scanWanted = true;
     return {
       now,
       app,
       verified,
-      startedAt: proc && startedAtMs(proc.createTime),
+      watchedMs: unchangedMs(this.processSeen),
       heartbeat,
+      heartbeatAgeMs,
+      heartbeatUnusable: pulse.kind === 'unusable',
       heartbeatIsOwn,
       heartbeatIsDuplicate,
       hangMs: config.hangMs,
@@ -152,8 +175,30 @@ export class Probe {
     return [proc, verified];
   }
 
-  private isLiveDuplicateOwner(heartbeat: Heartbeat, hangMs: number, now: number): boolean {
-    if (now - heartbeat.writtenAt > hangMs) return false;
+  /**
+   * The heartbeat a look found. A file that is no heartbeat is said once, and the last heartbeat read
+   * stands for it, judged by when the file last changed: a live clock rewrites it within a heartbeat
+   * period anyway, and never "no heartbeat for" the time since some wall-clock stamp.
+   */
+  private heartbeatOf(pulse: Pulse): Heartbeat | undefined {
+    if (pulse.kind === 'read') {
+      this.lastReadable = pulse.heartbeat;
+      return pulse.heartbeat;
+    }
+    if (pulse.kind === 'missing') {
+      this.lastReadable = undefined;
+      return undefined;
+    }
+    // Said once, not at every look: garbage written again and again (the clock rewrites it in
+    // between) is one fault, said again only a while later.
+    if (performance.now() - this.unusableSaidAt >= UNUSABLE_SAID_EVERY_MS) {
+      this.options.warn(`${basename(this.heartbeatPath)} is not a heartbeat (${pulse.reason}); judging the clock by when it last changed`);
+      this.unusableSaidAt = performance.now();
+    }
+    return this.lastReadable;
+  }
+
+  private isLiveDuplicateOwner(heartbeat: Heartbeat): boolean {
     const owner = readProcess(heartbeat.pid);
     return owner !== undefined && isClockOfOurState(owner, readEnviron(owner.pid), this.options.identity);
   }
@@ -180,7 +225,7 @@ export class Probe {
       if (killVerified(proc.pid, proc.createTime)) {
         this.options.warn(`killed ${finding.kind} clock pid ${proc.pid} (${killName()}); PM2 restarts it`);
       }
-      this.appFetchedAt = 0;
+      this.appFetchedAt = -Infinity;
     } else if (finding.kind === 'ghost' && this.ghostLooks >= GHOST_CONFIRMATIONS) {
       await this.restartThroughPm2(app, 'ghost');
     } else if (finding.kind === 'errored') {
@@ -201,7 +246,7 @@ export class Probe {
         await this.restartThroughPm2(standby, 'errored', `standby clock (pm2 id ${standby.pmId}) is errored`);
       } else if (standby.status === 'online' && !this.lookAtPm2Clock(standby)[1]) {
         looks = (this.standbyGhostLooks.get(standby.pmId) ?? 0) + 1;
-        if (looks === 1) this.appFetchedAt = 0;
+        if (looks === 1) this.appFetchedAt = -Infinity;
         if (looks >= GHOST_CONFIRMATIONS) {
           await this.restartThroughPm2(standby, 'ghost', `PM2 says standby clock pid ${standby.pid} is online, but no such live clock exists (ghost)`);
           looks = 0;
@@ -221,16 +266,17 @@ export class Probe {
     } catch (error) {
       this.options.warn(`PM2 could not restart clock: ${(error as Error).message}`);
     }
-    this.appFetchedAt = 0;
+    this.appFetchedAt = -Infinity;
     this.ghostLooks = 0;
   }
 
   /** Counts a heal of `kind` against the budget; false (and a back-off line, once) when over it. */
   private mayHeal(kind: HealKind): boolean {
-    const permission = this.budget.take(Date.now());
+    const now = performance.now();
+    const permission = this.budget.take(now);
     if (!permission.allowed) {
       if (permission.startedNow) {
-        const seconds = Math.round((permission.until - Date.now()) / 1000);
+        const seconds = Math.round((permission.until - now) / 1000);
         this.options.warn(`more than ${MAX_HEALS} heals within ${WINDOW_MS / 1000} s; backing off for ${seconds} s before healing (${kind}) again`);
       }
       return false;
@@ -244,7 +290,7 @@ export class Probe {
    * view is fetched fresh, so a clock PM2 has just restarted is not mistaken for one.
    */
   private async scanForDuplicates(): Promise<void> {
-    if (Date.now() - this.duplicates.lastScanAt < SCAN_MIN_GAP_MS) return;
+    if (performance.now() - this.duplicates.lastScanAt < SCAN_MIN_GAP_MS) return;
     const seen = await this.observe(true);
     if (!seen) return;
     this.scanWanted = false;
@@ -255,10 +301,10 @@ export class Probe {
   }
 
   private lastPublished = '';
-  private lastPublishedAt = 0;
+  private lastPublishedAt = -Infinity;
   private publish(seen: Observation): void {
     if (seen.now - this.lastPublishedAt < PUBLISH_EVERY_MS) return;
-    const ageMs = seen.heartbeat ? Math.max(0, seen.now - seen.heartbeat.writtenAt) : -1;
+    const ageMs = seen.heartbeatAgeMs === undefined ? -1 : Math.round(seen.heartbeatAgeMs);
     const metrics = {
       'clock pid': { value: seen.app?.pid ?? 0 },
       ...(this.clocks.length > 1 ? { 'standby pids': { value: this.clocks.filter((clock) => clock !== seen.app).map((clock) => clock.pid).join(' ') } } : {}),

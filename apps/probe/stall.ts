@@ -9,11 +9,14 @@ import type { Heartbeat } from '../shared/heartbeat.ts';
  * next run is owed at once. Only a clock that says it ticks is judged: one starting (a crash-loop
  * back-off included) or waiting as a standby writes no such heartbeat. A heartbeat of an older clock,
  * without intervals or quiet times, is never judged stalled.
+ *
+ * `sinceWrittenMs`: how long ago the heartbeat was written, as the probe measured it (how long it has
+ * seen this one unchanged). Both it and the quiet times are monotonic: no wall clock is compared.
  */
-export function stalledThread(heartbeat: Heartbeat, now: number, hangMs: number): { thread: string; owedMs: number } | undefined {
+export function stalledThread(heartbeat: Heartbeat, sinceWrittenMs: number, hangMs: number): { thread: string; owedMs: number } | undefined {
   const { ticksPerRun, threads } = heartbeat;
   if (heartbeat.phase !== 'ticking' || ticksPerRun === undefined || threads.length === 0) return undefined;
-  const sinceWritten = Math.max(0, now - heartbeat.writtenAt);
+  const sinceWritten = Math.max(0, sinceWrittenMs);
   const runDone = threads.every((thread) => thread.tick >= ticksPerRun);
   let worst: { thread: string; owedMs: number } | undefined;
   for (const thread of threads) {

@@ -15,8 +15,16 @@ export interface Heartbeat {
   /** Wall-clock ms when the process started, and when it became ready (null while starting). */
   startedAt: number;
   readyAt: number | null;
-  /** Wall-clock ms of this write: its age is the heartbeat's age. */
+  /**
+   * Wall-clock ms of this write, for people and logs. Not how a watchdog ages it: another process's
+   * wall clock can be stepped either way (the probe times how long it has seen the file unchanged).
+   */
   writtenAt: number;
+  /**
+   * The writer's monotonic clock at this write (ms since it started): it grows with every write,
+   * whatever the wall clock does, so that no two writes are ever the same file (absent from older clocks).
+   */
+  monotonicMs?: number;
   /** The run in progress, and each thread's last tick (null and empty while starting). */
   run: number | null;
   /** CLOCK_TICKS: a thread at this tick is done with the run (absent from older clocks). */

@@ -127,7 +127,7 @@ export function buildStatus(gathered: Gathered): Status {
       phase: heartbeat?.phase ?? null,
       waiters: typeof heartbeat?.waiters === 'number' ? heartbeat.waiters : null,
       hangMs,
-      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) ? (stalledThread(heartbeat, now, hangMs) ?? null) : null,
+      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) ? (stalledThread(heartbeat, heartbeatAgeMs ?? 0, hangMs) ?? null) : null,
     },
     heals: probeApp ? healsOf(probeApp) : null,
     cluster: heartbeat?.cluster ?? null,

@@ -22,8 +22,9 @@ const seen = (overrides: Partial<Observation>): Observation => ({
   now: NOW,
   app: app('online'),
   verified: true,
-  startedAt: NOW - 60_000,
+  watchedMs: 60_000,
   heartbeat: beat(100, 100),
+  heartbeatAgeMs: 100,
   heartbeatIsOwn: true,
   heartbeatIsDuplicate: false,
   hangMs: 3_000,
@@ -37,7 +38,13 @@ Diagnose('a verified clock with a fresh heartbeat of its own is healthy', () => 
 });
 
 Diagnose('a heartbeat older than the limit means hung', () => {
-  assert.equal(diagnose(seen({ heartbeat: beat(100, 3_001) })), { kind: 'hung', pid: 100, silentMs: 3_001 });
+  assert.equal(diagnose(seen({ heartbeat: beat(100, 3_001), heartbeatAgeMs: 3_001 })), { kind: 'hung', pid: 100, silentMs: 3_001 });
+});
+
+Diagnose('the age is what the probe watched, never a wall time: a heartbeat stamped an hour or four years off is judged by it', () => {
+  // Written by a clock whose wall clock is an hour behind, or four years ahead, of the probe's.
+  assert.equal(diagnose(seen({ heartbeat: beat(100, 3_600_000), heartbeatAgeMs: 200 })), { kind: 'healthy', pid: 100, heartbeatAgeMs: 200 });
+  assert.equal(diagnose(seen({ heartbeat: beat(100, -4 * 365 * 86_400_000), heartbeatAgeMs: 3_200 })), { kind: 'hung', pid: 100, silentMs: 3_200 });
 });
 
 Diagnose('PM2 online but the pid is not a proven clock: a ghost, whatever the heartbeat says', () => {
@@ -52,18 +59,30 @@ Diagnose('PM2 states: stopped is left alone, errored is named, transitions are w
 });
 
 Diagnose('a clock that does not own the state yet: starting, then hung once silent past the limit', () => {
-  const notYet = { heartbeat: undefined, heartbeatIsOwn: false };
-  assert.equal(diagnose(seen({ ...notYet, startedAt: NOW - 500 })), { kind: 'starting', pid: 100 });
-  assert.equal(diagnose(seen({ ...notYet, startedAt: NOW - 3_500 })), { kind: 'hung', pid: 100, silentMs: 3_500 });
+  const notYet = { heartbeat: undefined, heartbeatAgeMs: undefined, heartbeatIsOwn: false };
+  assert.equal(diagnose(seen({ ...notYet, watchedMs: 500 })), { kind: 'starting', pid: 100 });
+  assert.equal(diagnose(seen({ ...notYet, watchedMs: 3_500 })), { kind: 'hung', pid: 100, silentMs: 3_500 });
+});
+
+Diagnose('a heartbeat file that is no heartbeat: the clock judged by when the file last changed', () => {
+  const garbage = { heartbeat: undefined, heartbeatIsOwn: false, heartbeatUnusable: true, watchedMs: 60_000 };
+  assert.equal(diagnose(seen({ ...garbage, heartbeatAgeMs: 200 })), { kind: 'starting', pid: 100 });
+  assert.equal(diagnose(seen({ ...garbage, heartbeatAgeMs: 3_100 })), { kind: 'hung', pid: 100, silentMs: 3_100 });
+  // The last heartbeat read was the clock's own: it stands, aged by the file's changes; no stall judged from it.
+  const stuckThreads = beat(100, 100);
+  stuckThreads.ticksPerRun = 5;
+  stuckThreads.threads = [{ name: 'thread-1', tick: 2, at: 0, intervalMs: 200, quietMs: 60_000 }];
+  assert.equal(diagnose(seen({ heartbeat: stuckThreads, heartbeatUnusable: true, heartbeatAgeMs: 100 })), { kind: 'healthy', pid: 100, heartbeatAgeMs: 100 });
+  assert.is(diagnose(seen({ heartbeat: stuckThreads, heartbeatAgeMs: 100 })).kind, 'stalled');
 });
 
 Diagnose('a clock waiting for a duplicate that holds the state is not hung', () => {
-  const waiting = seen({ heartbeat: beat(200, 100), heartbeatIsOwn: false, heartbeatIsDuplicate: true, startedAt: NOW - 10_000 });
+  const waiting = seen({ heartbeat: beat(200, 100), heartbeatIsOwn: false, heartbeatIsDuplicate: true, watchedMs: 10_000 });
   assert.equal(diagnose(waiting), { kind: 'waiting', pid: 100, ownerPid: 200 });
 });
 
 Diagnose('hot standby: a clock that does not write the heartbeat is never judged hung by its silence', () => {
-  const standby = seen({ heartbeat: undefined, heartbeatIsOwn: false, startedAt: NOW - 60_000, standbyMode: true });
+  const standby = seen({ heartbeat: undefined, heartbeatIsOwn: false, watchedMs: 60_000, standbyMode: true });
   assert.equal(diagnose(standby), { kind: 'starting', pid: 100 });
 });
 

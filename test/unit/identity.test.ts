@@ -384,6 +384,17 @@ Pm2('start times under 2 s apart match; 2 s or more do not', (context) => {
   assert.not.ok(check(LAUNCHED_AT - 3_600_000), 'a process from before the launch');
 });
 
+Pm2('PM2 gave the process its launch stamp (pm_uptime): that decides, whatever the wall clocks did since', (context) => {
+  const f = fixtureOf(context);
+  const env = pm2Env(f, { pm_uptime: String(LAUNCHED_AT) });
+  // The wall clock stepped an hour, or four years, between the launch and this look: the same launch.
+  assert.ok(isPm2Clock(pm2Process(f), env, f.id, pm2Facts(f), LAUNCHED_AT - 3_600_000));
+  assert.ok(isPm2Clock(pm2Process(f), env, f.id, pm2Facts(f), LAUNCHED_AT + 4 * 365 * 86_400_000));
+  // Another launch of the same app (PM2's view is of an earlier or later one): not this process.
+  assert.not.ok(isPm2Clock(pm2Process(f), pm2Env(f, { pm_uptime: String(LAUNCHED_AT - 1) }), f.id, pm2Facts(f), LAUNCHED_AT));
+  assert.not.ok(isPm2Clock(pm2Process(f), pm2Env(f, { pm_uptime: 'x' }), f.id, pm2Facts(f), LAUNCHED_AT));
+});
+
 Pm2('another pid than PM2 has for the app', (context) => {
   const f = fixtureOf(context);
   assert.not.ok(isPm2Clock(pm2Process(f, { pid: 4243 }), pm2Env(f), f.id, pm2Facts(f), LAUNCHED_AT));
