@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isLiving } from '../shared/proc-stat.ts';
 import { readStat } from './proc-table.ts';
@@ -31,8 +32,8 @@ function signalVerified(pid: number, createTime: number, signal: NodeJS.Signals)
 
 async function terminate(pid: number, createTime: number, graceMs: number): Promise<'gone' | 'terminated' | 'killed'> {
   if (!signalVerified(pid, createTime, 'SIGTERM')) return 'gone';
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
+  const deadline = performance.now() + graceMs;
+  while (performance.now() < deadline) {
     if (!isStillAlive(pid, createTime)) return 'terminated';
     await sleep(POLL_MS);
   }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Terminator } from './terminate.ts';
 import { PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE, SYNCHRONIZE, win32Api, type Win32Api } from './win32-api.ts';
@@ -24,8 +25,8 @@ export function win32Terminator(): Terminator {
     killVerified,
     async terminate(pid, createTime, graceMs) {
       if (!killVerified(pid, createTime)) return 'gone';
-      const deadline = Date.now() + graceMs;
-      while (Date.now() < deadline && isStillAlive(pid, createTime)) await sleep(POLL_MS);
+      const deadline = performance.now() + graceMs;
+      while (performance.now() < deadline && isStillAlive(pid, createTime)) await sleep(POLL_MS);
       return 'killed';
     },
   };
