@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pm2OrFail } from '../lib/pm2-cli.ts';
+import { launchProblems } from '../lib/launch-check.js';
 
 /**
  * Log rotation by pm2-logrotate, PM2's own module: it checks the apps' log files every
@@ -38,4 +39,15 @@ export async function setUpLogRotation(env: NodeJS.ProcessEnv, pm2Home: string, 
   }
   for (const [key, value] of Object.entries(settings)) await pm2OrFail(env, ['set', `${LOGROTATE}:${key}`, value]);
   say(`logs rotate past ${settings.max_size} (checked every ${settings.workerInterval} s) and daily; ${settings.retain} kept per log`);
+}
+
+/**
+ * Whether PM2 launched pm2-logrotate: pm2 install and pm2 set exit 0 when it could not (its logs, in
+ * PM2_HOME/logs, cannot be opened). One line per problem; none when it is online and stays up.
+ */
+export function rotationProblems(env: NodeJS.ProcessEnv, pm2Home: string): Promise<string[]> {
+  const logs = join(pm2Home, 'logs');
+  const errorFile = join(logs, `${LOGROTATE}-error.log`);
+  const module = { name: LOGROTATE, instances: 1, readyMs: 0, settleMs: 1000, logFiles: [join(logs, `${LOGROTATE}-out.log`), errorFile], logDirVar: 'PM2_HOME', errorFile, script: undefined };
+  return launchProblems(env, [module], '');
 }

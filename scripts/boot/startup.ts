@@ -7,7 +7,7 @@ import { bootTarget, checkUnit, detectInitSystem, readIfExists, renderUnit, star
 import { parseOptions, SCRIPT_EXIT, type Options } from '../lib/cli.ts';
 import { DEFAULT_SERVICE_NAME } from './nssm.ts';
 import { startupOnWindows } from './windows-startup.ts';
-import { LOGROTATE, rotationSettings, setUpLogRotation, type RotationSettings } from './log-rotation.ts';
+import { LOGROTATE, rotationProblems, rotationSettings, setUpLogRotation, type RotationSettings } from './log-rotation.ts';
 import { PM2_BIN, pm2Cli, pm2OrFail } from '../lib/pm2-cli.ts';
 import { ECOSYSTEM, ecosystemApps, launchProblems } from '../lib/launch-check.js';
 
@@ -40,7 +40,7 @@ Exit codes: 0 registered and saved (Windows: registered and running); 1 a step f
 be confirmed (the lines before say which); 3 registering needs root (Windows: an administrator): the
 exact command is printed, nothing was changed; 7 Windows: nssm.exe is not on the PATH (one line says
 how to get it); 9 PM2 could not launch clock or probe (one line each says what is wrong and where to
-look; nothing was registered); 100 wrong usage.`;
+look; nothing was registered), or ${LOGROTATE} (after registering); 100 wrong usage.`;
 
 async function main(): Promise<number> {
   const options = parseOptions('startup', HELP, { 'dry-run': { type: 'boolean' }, 'service-name': { type: 'string' } });
@@ -76,6 +76,9 @@ async function main(): Promise<number> {
   if (!(await ensureRunning(env))) return SCRIPT_EXIT.notLaunched;
   if (!(await register(target))) return SCRIPT_EXIT.failed;
   await setUpLogRotation(env, pm2Home, logrotate, (line) => console.log(`startup: ${line}`));
+  const rotation = await rotationProblems(env, pm2Home);
+  for (const problem of rotation) console.error(`startup: ${problem}`);
+  if (rotation.length > 0) return SCRIPT_EXIT.notLaunched;
   if (!(await saveAndCheck(env, pm2Home))) return SCRIPT_EXIT.failed;
   console.log(`startup: done: ${target.unitPath} starts PM2 (${pm2Home}) as ${user} at boot and resurrects clock and probe`);
   return SCRIPT_EXIT.ok;

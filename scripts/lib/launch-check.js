@@ -1,6 +1,6 @@
 // Whether PM2 launched what it was asked to: `pm2 start` exits 0 when it could not launch an app at
 // all (a read-only LOG_DIR: it cannot open the app's log files), and an app that dies at once shows
-// online for a moment. Shared by npm start (scripts/start.js) and npm run startup.
+// online for a moment. Shared by npm start (scripts/start.js), npm run startup and npm run logrotate.
 // Plain JavaScript: npm start runs it with node alone, whose start-up costs ~0.1 s against tsx's 0.6-1.0 s here.
 import { execFile } from 'node:child_process';
 import { accessSync, closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
@@ -32,6 +32,7 @@ const TAIL_BYTES = 8192;
  * @property {number} readyMs  how long PM2 waits for it to say it is ready (wait_ready), else 0
  * @property {number} settleMs  how long it must stay up to count as launched
  * @property {string[]} logFiles  its out and error logs, as declared
+ * @property {string} logDirVar  the setting that chooses where those logs are (LOG_DIR; a PM2 module's: PM2_HOME)
  * @property {string | undefined} errorFile
  * @property {string | undefined} script
  */
@@ -75,6 +76,7 @@ function wantedOf(app) {
     readyMs: app.wait_ready === true ? (typeof app.listen_timeout === 'number' ? app.listen_timeout : 3000) : 0,
     settleMs: typeof app.min_uptime === 'number' ? app.min_uptime : SETTLE_MS,
     logFiles: /** @type {string[]} */ ([outFile, errorFile].filter((file) => file !== undefined)),
+    logDirVar: 'LOG_DIR',
     errorFile,
     script: typeof app.script === 'string' ? app.script : undefined,
   };
@@ -176,9 +178,11 @@ function whyMissing(/** @type {NodeJS.ProcessEnv} */ env, /** @type {WantedApp} 
 function logPlaceFault(env, app) {
   for (const file of app.logFiles) {
     const dir = dirname(file);
-    const setting = env.LOG_DIR !== undefined && resolve(env.LOG_DIR) === dir ? `LOG_DIR=${dir}` : `the log directory ${dir}`;
+    const value = env[app.logDirVar];
+    const setting = value !== undefined && resolve(value) === dir ? `${app.logDirVar}=${dir}` : `the log directory ${dir}`;
+    const fix = app.logDirVar === 'LOG_DIR' ? 'or set LOG_DIR to one' : `or choose another with ${app.logDirVar}`;
     const dirFault = dirFaultOf(dir);
-    if (dirFault) return `PM2 could not open ${setting} for ${app.name}'s logs (${dirFault}): make it a writable directory, or set LOG_DIR to one`;
+    if (dirFault) return `PM2 could not open ${setting} for ${app.name}'s logs (${dirFault}): make it a writable directory, ${fix}`;
     const fileFault = errnoOf(() => {
       const stats = statSync(file, { throwIfNoEntry: false });
       if (stats?.isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' });
