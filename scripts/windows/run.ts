@@ -17,8 +17,20 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+// wine's own launcher, not the program, failed: "ShellExecuteEx failed: Internal error" with exit 1,
+// seen once in a CI run for `wine taskkill` in a fresh prefix. Nothing ran, so running it again is safe.
+const LAUNCH_FAILED = /^ShellExecuteEx failed: (?!File not found)/m;
+const LAUNCH_TRIES = 3;
+
 /** Runs `words` under wine to the end and returns what it printed and its exit code, whatever that is. */
 export async function runWindows(setup: WindowsSetup, words: readonly string[], options: RunOptions = {}): Promise<WindowsResult> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await runOnce(setup, words, options);
+    if (attempt >= LAUNCH_TRIES || result.code !== 1 || !LAUNCH_FAILED.test(result.stdout + result.stderr)) return result;
+  }
+}
+
+async function runOnce(setup: WindowsSetup, words: readonly string[], options: RunOptions): Promise<WindowsResult> {
   const dir = await mkdtemp(join(tmpdir(), 'estatus-windows-run-'));
   try {
     const outFile = join(dir, 'out');

@@ -6,7 +6,8 @@ import { CLOCK_ENTRY } from '../../scripts/lib/pm2-sandbox.ts';
 import { waitFor } from '../../scripts/lib/wait.ts';
 import { createWindowsSandbox, windowsAvailability, type WindowsSandbox } from '../../scripts/lib/windows-sandbox.ts';
 import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
-import { assertNoTickLost, logSays, moreTicks as moreTicksWithin, tickCount } from '../helpers/clock-log.ts';
+import { checkContinuity } from '../../scripts/lib/tick-continuity.ts';
+import { assertCheckpointMatches, assertNoTickLost, logSays, moreTicks as moreTicksWithin, tickCount } from '../helpers/clock-log.ts';
 
 /**
  * The seed's own platform, the whole ecosystem: the clock and the probe under PM2 on Windows Node
@@ -65,6 +66,20 @@ Clock('taskkill /F of the clock, 5 times: PM2 restarts it, it resumes, no tick l
   assertNoTickLost(log, 5);
 });
 
+Clock('pm2 stop clock (PM2\'s shutdown message: no signal reaches an app there) saves every tick; the probe leaves it stopped; pm2 start repeats nothing', async ({ sandbox }) => {
+  await moreTicks(sandbox, tickCount(await sandbox.outLog()), 2);
+  await sandbox.pm2('stop', 'clock');
+  const log = await sandbox.outLog();
+  assert.match(log, 'clock: shutdown message received; stopping');
+  assertCheckpointMatches(sandbox.stateDir, log);
+  await waitLong('the probe to report the stop', () => probeSays(sandbox, 'clock is stopped in PM2'));
+  const repeatsBefore = checkContinuity(log).repeats;
+  await sandbox.pm2('start', 'clock');
+  const after = checkContinuity(await moreTicks(sandbox, tickCount(log), 4));
+  assert.is(after.breaks, 0, 'a tick number was skipped across the stop');
+  assert.is(after.repeats, repeatsBefore, 'a graceful stop saved every tick, so none repeats');
+});
+
 Clock('a frozen clock (pm2 trigger clock fault freeze) is found hung by the probe, killed and back', async ({ sandbox }) => {
   const pid = await sandbox.onlinePid('clock');
   await waitLong('the probe to see the clock healthy', () => probeSays(sandbox, `clock pid ${pid} is healthy`));
@@ -119,6 +134,7 @@ Standby('taskkill /F of the active: the waiting standby ticks on from the checkp
   console.log(`    takeover under wine: ${line[2]} ms (the clock's own measure, its death to ticking)`);
   // A loose bound that a back-off or a restart (~1 s under wine) would miss; the bench measures the rest.
   assert.ok(Number(line[2]) < 500, `took over in ${line[2]} ms`);
+  assert.ok(await logSays(sandbox, 'clock', "clock: the death bell is Linux-only; a standby learns of this clock's death when its named pipe closes"));
   const after = await moreTicks(sandbox, tickCount(await sandbox.outLog()), 4);
   assertNoTickLost(after, 1);
 });
