@@ -52,8 +52,11 @@ process.once('exit', () => {
   for (const sandbox of live) killDaemonSync(sandbox);
 });
 
-export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<Sandbox> {
-  const dir = await mkdtemp(join(tmpdir(), 'estatus-test-'));
+/**
+ * A sandbox's places in `dir` and the settings its every command gets: its own PM2_HOME, state and
+ * logs, the clock at test speed (0.2 s / 0.4 s, 5 ticks a run), then the test's own `settings`.
+ */
+export function sandboxPlaces(dir: string, settings: NodeJS.ProcessEnv) {
   const home = join(dir, 'pm2');
   const stateDir = join(dir, 'state');
   const logDir = join(dir, 'logs');
@@ -66,6 +69,12 @@ export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<S
     CLOCK_TICKS: '5',
     ...settings,
   };
+  return { home, stateDir, logDir, env };
+}
+
+export async function createSandbox(settings: NodeJS.ProcessEnv = {}): Promise<Sandbox> {
+  const dir = await mkdtemp(join(tmpdir(), 'estatus-test-'));
+  const { home, stateDir, logDir, env } = sandboxPlaces(dir, settings);
   const children = new Set<ChildProcess>();
   const sandbox: Sandbox = {
     dir,

@@ -9,7 +9,7 @@ import { runWindows, type WindowsResult } from '../windows/run.ts';
 import { prepareWindows } from '../windows/setup.ts';
 import { spawnWindows } from '../windows/spawn.ts';
 import { toWindowsPath } from '../windows/windows-path.ts';
-import { parseJlist, type Pm2Process } from './pm2-sandbox.ts';
+import { parseJlist, sandboxPlaces, type Pm2Process } from './pm2-sandbox.ts';
 import { waitFor } from './wait.ts';
 
 /**
@@ -94,21 +94,10 @@ export async function windowsAvailability(): Promise<{ ok: true } | { ok: false;
 export async function createWindowsSandbox(settings: NodeJS.ProcessEnv = {}): Promise<WindowsSandbox> {
   const setup = await prepareWindows(say);
   const dir = await mkdtemp(join(tmpdir(), WINDOWS_SANDBOX_PREFIX));
-  const home = join(dir, 'pm2');
-  const stateDir = join(dir, 'state');
-  const logDir = join(dir, 'logs');
+  const { home, stateDir, logDir, env } = sandboxPlaces(dir, settings);
   const prefix = join(dir, 'wine');
   await mkdir(logDir);
   await clonePrefix(setup.prefix, prefix);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PM2_HOME: home,
-    STATE_DIR: stateDir,
-    LOG_DIR: logDir,
-    CLOCK_INTERVALS: '0.2,0.4',
-    CLOCK_TICKS: '5',
-    ...settings,
-  };
   const run = (words: string[], extra: NodeJS.ProcessEnv = {}) => runWindows(setup, words, { env: { ...env, ...extra }, prefix, timeoutMs: PM2_TIMEOUT_MS });
   const pm2OrFail = async (extra: NodeJS.ProcessEnv, args: string[]) => {
     const result = await run(['pm2', ...args], extra);
