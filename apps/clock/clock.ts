@@ -5,7 +5,7 @@ import type { ClockConfig } from '../shared/config.ts';
 import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
 import { publishMetrics, registerAction, signalReady, type Metric } from '../shared/pm2-ipc.ts';
 import { readProcStat } from '../shared/proc-stat.ts';
-import { prepareStateDir, statePaths } from '../shared/state-dir.ts';
+import { statePaths, waitForStateDir } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
 import { damageLine, loadCheckpoint, peekCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.ts';
 import { log, warn } from './log.ts';
@@ -83,7 +83,8 @@ export class Clock {
   /** Takes the state, resumes the progress, sets the workers ticking, and tells PM2 it is ready. */
   async start(): Promise<void> {
     const { config, paths } = this;
-    await prepareStateDir(config.stateDir);
+    // A read-only or full disk is waited out here, not reported as a bad setting (exit 78 is for good).
+    if (!(await waitForStateDir(config.stateDir, warn, () => this.stopping))) return;
     // A standby is fully started (workers up) before it waits, so that taking over is only resuming.
     if (config.standby) await this.supervisor.ready();
     let waitingSince: number | undefined;

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { access, chmod, link, lstat, mkdir, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from './config.ts';
 
 /** The files of the state directory, named for what they hold. */
@@ -45,8 +46,64 @@ export async function prepareStateDir(stateDir: string): Promise<void> {
     await access(stateDir, constants.W_OK | constants.X_OK);
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    let code = (error as NodeJS.ErrnoException).code ?? String(error);
+    // Node's recursive mkdir reports a read-only parent as ENOENT (it stats the path after the failed
+    // mkdir): the nearest folder that exists says what it really is.
+    if (code === 'ENOENT') code = (await nearestFolderFault(stateDir)) ?? code;
+    if (MACHINE_FAULTS.has(code)) throw new MachineFault(stateDir, code);
     throw new ConfigError('STATE_DIR', stateDir, `${expected} (${code})`);
+  }
+}
+
+/** Why the nearest existing folder above `path` cannot be written (an errno code), if it cannot. */
+async function nearestFolderFault(path: string): Promise<string | undefined> {
+  for (let folder = dirname(path); ; folder = dirname(folder)) {
+    try {
+      await access(folder, constants.W_OK);
+      return undefined;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' || folder === dirname(folder)) return code;
+    }
+  }
+}
+
+/**
+ * Faults of the machine, not of the setting: a read-only or full file system, an I/O error, too many
+ * open files. Waiting can fix them (the disk is remounted, space is freed), so they are never exit 78,
+ * which PM2 and the probe both leave stopped for good.
+ */
+const MACHINE_FAULTS = new Set(['EROFS', 'ENOSPC', 'EDQUOT', 'EIO', 'EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'ETIMEDOUT', 'ESTALE']);
+
+/** The state directory cannot be used for now, for a reason of the machine's (see MACHINE_FAULTS). */
+export class MachineFault extends Error {
+  constructor(readonly stateDir: string, readonly code: string) {
+    super(`STATE_DIR=${JSON.stringify(stateDir)} cannot be written now (${code}); waiting for that to pass, trying again every ${MACHINE_FAULT_RETRY_MS / 1000} s`);
+    this.name = 'MachineFault';
+  }
+}
+
+const MACHINE_FAULT_RETRY_MS = 1_000;
+
+/**
+ * prepareStateDir, waited out while the fault is the machine's: said once (and again if it changes),
+ * tried every second, and said when it has passed. ConfigError still for what no waiting can fix.
+ * Resolves false if `stopped()` turned true meanwhile.
+ */
+export async function waitForStateDir(stateDir: string, say: (line: string) => void, stopped: () => boolean = () => false): Promise<boolean> {
+  let said: string | undefined;
+  for (;;) {
+    try {
+      await prepareStateDir(stateDir);
+      if (said !== undefined) say(`STATE_DIR=${JSON.stringify(stateDir)} can be written again; starting`);
+      return true;
+    } catch (error) {
+      if (!(error instanceof MachineFault)) throw error;
+      if (error.message !== said) say((said = error.message));
+    }
+    if (stopped()) return false;
+    await sleep(MACHINE_FAULT_RETRY_MS);
+    if (stopped()) return false;
   }
 }
 
