@@ -51,7 +51,9 @@ ReadOnly('waitForStateDir waits it out, says so once, and goes on by itself once
   const lines: string[] = [];
   const waited = waitForStateDir(join(dir, 'state2'), (line) => lines.push(line));
   let done = false;
-  void waited.then(() => (done = true));
+  // Its failure is asserted below (await waited); here only whether it has ended, so that a rejection
+  // can never go unhandled and end the run before after() unmounts the tmpfs.
+  void waited.then(() => (done = true), () => (done = true));
   try {
     await waitFor('the fault to be said', () => lines.length > 0);
     // Three more tries of a second each, still read-only: nothing more said, still waiting.
