@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
-import { windowsAvailability } from '../../scripts/lib/windows-sandbox.ts';
 import { runWindows } from '../../scripts/windows/run.ts';
 import { prepareWindows } from '../../scripts/windows/setup.ts';
 import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
@@ -14,8 +13,6 @@ import { toWindowsPath } from '../../scripts/windows/windows-path.ts';
  */
 
 const OUT_DIR = join(PROJECT_ROOT, 'node_modules', '.cache', 'estatus-wine');
-
-export { windowsAvailability };
 
 /** Bundles `entry` and runs it under Windows Node; its exit code and everything it printed. */
 export async function runUnderWine(entry: string, args: string[] = [], timeoutMs = 120_000): Promise<{ code: number; output: string }> {

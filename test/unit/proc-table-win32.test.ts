@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
-import { runUnderWine, windowsAvailability } from '../helpers/wine-node.ts';
+import { windowsAvailability } from '../../scripts/lib/windows-sandbox.ts';
+import { runUnderWine } from '../helpers/wine-node.ts';
 
 // The Windows backend, live: the process-table contract run by Windows Node under wine (not a real Windows).
 const availability = await windowsAvailability();
