@@ -1,6 +1,8 @@
+import { constants, lstatSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { writeFileWhole } from '../shared/atomic-write.ts';
 import { moveAside, removedNote } from '../shared/state-dir.ts';
-import { readStateFileSync } from '../shared/state-file.ts';
+import { readStateFileSync, type StateFileRead } from '../shared/state-file.ts';
 import { warn } from './log.ts';
 
 /**
@@ -15,6 +17,11 @@ export interface StartRecord {
   /** Starts in a row that died before becoming healthy. */
   failures: number;
   at: number;
+  /**
+   * When that start's back-off wait ends, on the machine's monotonic clock (monotonicMs): set by
+   * writeStartRecord, absent from records of older versions.
+   */
+  waitEndsMs?: number;
 }
 
 export const HEALTHY_AFTER_MS = 1_000;
@@ -22,10 +29,25 @@ const FIRST_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 30_000;
 // A record is ~60 bytes ({"healthy":false,"failures":12,"at":…}); anything bigger is not one.
 const START_RECORD_CAP_BYTES = 4 * 1024;
+// Every record is written at this size, padded with spaces (JSON allows them), so that it can be
+// overwritten in place, with no new block, when the disk is full; the longest possible one is 94 bytes.
+export const START_RECORD_BYTES = 128;
 
-/** Consecutive failed starts, counting the previous one if it never became healthy. */
-export function failuresSoFar(previous: StartRecord | undefined): number {
-  return !previous || previous.healthy ? 0 : previous.failures + 1;
+/**
+ * Consecutive failed starts, counting the previous one if it never became healthy, unless it died
+ * while still waiting out its back-off (before `previous.waitEndsMs`, at `nowMs` on the machine's
+ * monotonic clock): a start that never tried did not fail, whatever killed it (`kill -9` again and
+ * again, a stop), and its successor waits the same step again instead of a longer one. A clock that
+ * dies by itself at every start dies after its wait, so it still backs off further each time; one
+ * killed during every wait still waits at every start, never spins.
+ */
+export function failuresSoFar(previous: StartRecord | undefined, nowMs = monotonicMs()): number {
+  if (!previous || previous.healthy) return 0;
+  const { failures, waitEndsMs } = previous;
+  // The wait began at waitEndsMs minus its length: a record from before a reboot (the monotonic clock
+  // starts again at boot) falls outside it, and counts as the failure it may have been.
+  const waiting = waitEndsMs !== undefined && nowMs < waitEndsMs && nowMs >= waitEndsMs - backoffDelayMs(failures);
+  return waiting ? failures : failures + 1;
 }
 
 /** How long to wait before starting after `failures` failed starts in a row: 0, then 1 s doubling to 30 s. */
@@ -34,16 +56,40 @@ export function backoffDelayMs(failures: number): number {
 }
 
 /**
+ * The machine's monotonic clock in ms, the same in every process (libuv's uv_hrtime: CLOCK_MONOTONIC
+ * on Linux, mach_absolute_time on macOS, QueryPerformanceCounter on Windows) and never stepped with
+ * the wall clock, unlike Date.now(); performance.now() is per process.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+/**
  * The record of the last start; a damaged one (unparsable, or not a regular file of at most
  * START_RECORD_CAP_BYTES) is moved aside, said, and counts as none. (Read synchronously, as the checkpoint is.)
+ * Never rejects for a fault of the machine (EIO, EMFILE, a read-only disk to move it aside on): said,
+ * and counted as no record, as a damaged one is.
  */
 export async function readStartRecord(path: string, say: (line: string) => void = warn): Promise<StartRecord | undefined> {
-  const file = readStateFileSync(path, START_RECORD_CAP_BYTES);
+  let file: StateFileRead;
+  try {
+    file = readStateFileSync(path, START_RECORD_CAP_BYTES);
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    say(`could not read the start record ${path} (${error.code}); counting no failed starts before this one`);
+    return undefined;
+  }
   if (file.kind === 'missing') return undefined;
   const record = file.kind === 'read' ? parseStartRecord(file.text) : undefined;
   if (record) return record;
-  const { movedTo, removed } = await moveAside(path);
-  say(`the start record was damaged (${file.kind === 'read' ? 'not a start record' : file.reason}); moved it aside to ${movedTo}${removedNote(removed)}; counting no failed starts before this one`);
+  const damage = file.kind === 'read' ? 'not a start record' : file.reason;
+  try {
+    const { movedTo, removed } = await moveAside(path);
+    say(`the start record was damaged (${damage}); moved it aside to ${movedTo}${removedNote(removed)}; counting no failed starts before this one`);
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    say(`the start record was damaged (${damage}) and could not be moved aside (${error.code}); counting no failed starts before this one`);
+  }
   return undefined;
 }
 
@@ -56,9 +102,9 @@ export function peekStartRecord(path: string): StartRecord | undefined {
 /** The record in `text`; undefined if it is damaged. */
 export function parseStartRecord(text: string): StartRecord | undefined {
   try {
-    const { healthy, failures, at } = JSON.parse(text) as Partial<StartRecord>;
+    const { healthy, failures, at, waitEndsMs } = JSON.parse(text) as Partial<StartRecord>;
     if (typeof healthy === 'boolean' && Number.isSafeInteger(failures) && (failures ?? -1) >= 0 && typeof at === 'number' && at > 0) {
-      return { healthy, failures: failures as number, at };
+      return { healthy, failures: failures as number, at, ...(Number.isFinite(waitEndsMs) ? { waitEndsMs } : {}) };
     }
   } catch {
     // Not JSON: damaged like any other.
@@ -66,7 +112,89 @@ export function parseStartRecord(text: string): StartRecord | undefined {
   return undefined;
 }
 
-/** Atomic, not fsynced: a power cut can at worst cost one back-off step, and a start needs no fsync wait. */
-export async function writeStartRecord(path: string, record: StartRecord): Promise<void> {
-  await writeFileWhole(path, `${JSON.stringify(record)}\n`);
+/** `record` as written: its JSON padded with spaces to START_RECORD_BYTES, newline included. */
+export function serializeStartRecord(record: StartRecord): string {
+  const json = JSON.stringify(record);
+  return `${json.padEnd(START_RECORD_BYTES - 1)}\n`;
+}
+
+/**
+ * Writes the record of this start, with the end of its back-off wait: clock.ts writes a record of
+ * failed starts (failures > 0) just before it waits backoffDelayMs(failures), and a record of none
+ * once ready, with no wait. (A standby taking over at once writes the count it read, with no wait:
+ * should it die within that count's wait, its death is taken for one during a wait, and the next
+ * start waits the same step again rather than the next; it still waits.)
+ *
+ * Atomic, not fsynced: a power cut can at worst cost one back-off step, and a start needs no fsync
+ * wait. Never rejects for a fault of the machine (a full, read-only or failing disk, a folder or
+ * file made unwritable), which is said once per process and `say`, in one line:
+ * - When the replace fails (a full disk: the new file needs a block), the record is overwritten in
+ *   place: it is always START_RECORD_BYTES long, so this needs no new block on a file system that
+ *   overwrites in place (ext4, XFS, tmpfs, NTFS; not a copy-on-write one such as btrfs or ZFS). The
+ *   trade-off: a crash in the middle of that write can leave a torn record, which reads as damaged
+ *   and counts as none (one start not held back). Only the clock reads the record, under the state
+ *   lock, so no other reader can see it half-written.
+ * - When that fails too (a read-only disk, or a full one before any record existed), the record
+ *   stays what it was, and this start's back-off is the one already decided from it (the wait is
+ *   not skipped). The failure it would have recorded is not counted, yet the next start cannot spin:
+ *   before it reads the record it waits, alive, for a STATE_DIR it can write (state-dir.ts
+ *   waitForStateDir), which a read-only disk is not; a full disk with no record at all is bounded by
+ *   PM2's min_uptime/max_restarts and then the probe's heal budget.
+ */
+export async function writeStartRecord(path: string, record: StartRecord, say: (line: string) => void = warn): Promise<void> {
+  const waitMs = record.healthy ? 0 : backoffDelayMs(record.failures);
+  const text = serializeStartRecord({ healthy: record.healthy, failures: record.failures, at: record.at, waitEndsMs: monotonicMs() + waitMs });
+  let replaceFault: string;
+  try {
+    await writeFileWhole(path, text);
+    return;
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    replaceFault = error.code;
+  }
+  try {
+    await overwriteInPlace(path, text);
+    sayOnce(say, 'in place', `could not replace the start record ${path} (${replaceFault}); overwriting it in place instead, until it can be replaced again (said once)`);
+  } catch (error) {
+    if (!isSystemError(error)) throw error;
+    const why = error.code === replaceFault ? replaceFault : `${replaceFault}, then ${error.code} writing in place`;
+    sayOnce(say, 'not written', `could not write the start record ${path} (${why}); the crash-loop back-off goes on from the last record written (said once)`);
+  }
+}
+
+// O_NONBLOCK: a FIFO at the name fails (ENXIO) instead of waiting for a reader. No O_CREAT: a
+// missing record needs a new block, which a full disk has not. Windows has neither flag (see
+// state-file.ts): an lstat first stands in for O_NOFOLLOW there.
+const IN_PLACE_FLAGS = constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
+
+/** Writes `text` over the start of the existing regular file at `path`, cutting what lies beyond it. */
+async function overwriteInPlace(path: string, text: string): Promise<void> {
+  if (constants.O_NOFOLLOW === undefined && lstatSync(path).isSymbolicLink()) throw Object.assign(new Error(`${path} is a symbolic link`), { code: 'ELOOP' });
+  const handle = await open(path, IN_PLACE_FLAGS);
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EINVAL' });
+    const data = Buffer.from(text);
+    for (let written = 0; written < data.length; ) written += (await handle.write(data, written, data.length - written, written)).bytesWritten;
+    // A record of an older version can be shorter (it grows within its block) or longer (cut: frees space).
+    if (info.size > data.length) await handle.truncate(data.length);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Who has been told what, so that a fault is said once per process (per `say`, for tests). */
+const told = new WeakMap<(line: string) => void, Set<string>>();
+
+function sayOnce(say: (line: string) => void, what: string, line: string): void {
+  const said = told.get(say) ?? new Set<string>();
+  told.set(say, said);
+  if (said.has(what)) return;
+  said.add(what);
+  say(line);
+}
+
+/** An error from the system (an errno code), as opposed to a bug here. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string';
 }
