@@ -2,13 +2,16 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
 import type { ClockConfig } from '../shared/config.ts';
-import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat } from '../shared/heartbeat.ts';
+import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat, type Hold } from '../shared/heartbeat.ts';
 import { publishMetrics, registerAction, signalReady, type Metric } from '../shared/pm2-ipc.ts';
+import { pulseMetrics } from '../shared/pm2-pulse.ts';
 import { readProcStat } from '../shared/proc-stat.ts';
 import { statePaths, waitForStateDir } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
 import { damageLine, loadCheckpoint, peekCheckpoint, serializeCheckpoint, type LoadedCheckpoint } from './checkpoint.ts';
+import { Holds } from './holds.ts';
 import { log, warn } from './log.ts';
+import { LogWatch, sinceMs, type Printed } from './log-watch.ts';
 import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
 import { Progress } from './progress.ts';
 import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, peekStartRecord, readStartRecord, writeStartRecord } from './start-backoff.ts';
@@ -23,6 +26,15 @@ import type { Checkpoint } from './checkpoint.ts';
  */
 // Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
 const OUTPUT_LOSS_WINDOW_MS = 1_000;
+// PM2 writes a line to its log within milliseconds, even on a loaded machine: one it has not written
+// after this long is not coming (its log stream died), or is held up (its daemon is stopped).
+const LOG_GRACE_MS = 2_000;
+// While held, a checkpoint that could not be saved is tried this often: the ticks go on within this
+// of the disk coming back.
+const STATE_RETRY_MS = 500;
+// While the log takes nothing, one line is tried this often unless someone says the log was reopened
+// (the probe does, through `pm2 trigger clock log reopened`, right after it asks PM2 to reopen it).
+const LOG_RETRY_MS = 5_000;
 
 export class Clock {
   private readonly names: string[];
@@ -48,6 +60,26 @@ export class Clock {
    * watchdog judges ticks, not only the pulse: a clock can beat on and tick no more.
    */
   private readonly progressedAt: number[] = [];
+  /** Faults of the machine that hold the ticks back: a checkpoint that cannot be saved, a log that takes nothing. */
+  private readonly holds = new Holds({
+    held: (on, why) => warn(on === 'state' ? this.stateHeldLine(why) : this.logHeldLine(why)),
+    released: (on, _why, forMs, detail) =>
+      warn(`${on === 'state' ? 'the checkpoint can be saved again' : `the log ${this.logWatch?.path ?? ''} takes lines again`} after ${(forMs / 1000).toFixed(1)} s; ticking on${detail}`),
+  });
+  private stateTriedAt = -Infinity;
+  /** Why the heartbeat file cannot be written; while it cannot, the pulse goes through PM2 (pm2-pulse.ts). */
+  private heartbeatFault: string | undefined;
+  private beats = 0;
+  /** PM2's out log, read back: a tick counts as printed once the log holds it (log-watch.ts). */
+  private logWatch: LogWatch | undefined;
+  private lookingAtLog = false;
+  /** Ticks printed that the log never took, taken back to be printed again; they may still land, late. */
+  private takenBack: Printed[] = [];
+  private logTriedAt = -Infinity;
+  private logRetryWanted = false;
+  private logRetried = false;
+  /** The progress as of the last line printed: the state before the next one. */
+  private lastPrinted: Checkpoint | undefined;
   /** `pm2 trigger clock fault stall` (CLOCK_FAULTS=1): the main thread drops every tick, heartbeat and all else going on. */
   private droppingTicks = false;
   /** Cluster mode (CLOCK_ETCD): the election and the fenced checkpoint in etcd. */
@@ -71,12 +103,26 @@ export class Clock {
     this.names = config.intervalsMs.map((_, index) => `thread-${index + 1}`);
     this.paths = statePaths(config.stateDir);
     this.checkpoint = new LatestWriter(
-      (data) => writeFileDurably(this.paths.checkpoint, data),
-      (error) => warn(`could not write the checkpoint ${this.paths.checkpoint}: ${String(error)}; retrying at the next tick`),
+      async (data) => {
+        await writeFileDurably(this.paths.checkpoint, data);
+        if (this.holds.isHeld('state') && this.holds.release('state')) this.tickOn();
+      },
+      // A tick printed is a tick saved: until this one is, no more are printed.
+      (error) => this.holds.hold('state', faultOf(error)),
     );
     this.heartbeat = new LatestWriter(
-      (data) => writeFileWhole(this.paths.heartbeat, data),
-      (error) => warn(`could not write the heartbeat ${this.paths.heartbeat}: ${String(error)}`),
+      async (data) => {
+        await writeFileWhole(this.paths.heartbeat, data);
+        if (this.heartbeatFault === undefined) return;
+        warn(`the heartbeat ${this.paths.heartbeat} can be written again; the pulse is back in it`);
+        this.heartbeatFault = undefined;
+        this.publishMetrics();
+      },
+      (error) => {
+        const fault = faultOf(error);
+        if (fault !== this.heartbeatFault) warn(`cannot write the heartbeat ${this.paths.heartbeat} (${fault}); sending the pulse through PM2 meanwhile, where the probe reads it`);
+        this.heartbeatFault = fault;
+      },
     );
   }
 
@@ -111,10 +157,7 @@ export class Clock {
     // that can wait until after: a standby taking over counts every millisecond (and every system
     // call: a few each cost ~0.1 ms on this project's virtual machines).
     const loaded = await loadCheckpoint(paths.checkpoint);
-    this.beating = setInterval(() => {
-      this.heartbeat.set(this.pulse());
-      this.publishMetrics();
-    }, HEARTBEAT_PERIOD_MS);
+    this.beating = setInterval(() => this.beat(), HEARTBEAT_PERIOD_MS);
 
     // A standby that has waited, healthy, for a second is not the one crash-looping: it takes over at
     // once, and reads the start record (for what it writes back) once ticking.
@@ -149,7 +192,8 @@ export class Clock {
     removeLeftoverTempFiles(config.stateDir);
     failures ??= failuresSoFar(await readStartRecord(paths.starts));
     this.recorded ??= writeStartRecord(paths.starts, { healthy: false, failures, at: Date.now() });
-    this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
+    this.lastPrinted = this.progress.toCheckpoint();
+    this.checkpoint.set(serializeCheckpoint(this.lastPrinted));
     resumed.report();
     if (takeover && config.standby) {
       this.takeoverMs = tickingAt - takeover.at;
@@ -160,7 +204,11 @@ export class Clock {
     this.heartbeat.set(this.pulse());
     await this.heartbeat.flush();
     if (config.faults) this.registerFaultAction();
+    this.registerLogAction();
     signalReady();
+    // Off the way to ticking: one stat of the log. Cluster mode leaves it out: its checkpoint is
+    // fenced in etcd, where ticks cannot be taken back.
+    if (!this.cluster) void LogWatch.forPm2Log(process.env, this.names).then((watch) => (this.logWatch = watch), () => {});
     // The "not healthy yet" record lands a moment after ready, rather than holding ready back.
     this.healthy = Promise.all([this.recorded, sleep(HEALTHY_AFTER_MS)]).then(() =>
       this.stopping ? undefined : writeStartRecord(paths.starts, { healthy: true, failures: 0, at: Date.now() }),
@@ -326,11 +374,16 @@ export class Clock {
    * is never saved as printed.
    */
   onTick(index: number, { run, tick, at, lateMs }: Extract<FromWorker, { type: 'tick' }>): void {
-    const { progress } = this;
-    // A tick from a worker being replaced, or one already counted, is not printed twice.
-    if (this.stopping || this.droppingTicks || !progress) return;
+    // A tick from a worker being replaced, or one already counted, is not printed twice; a held
+    // clock prints none (its worker is handed the tick again once the hold ends).
+    if (this.stopping || this.droppingTicks || !this.progress || this.holds.isHeld()) return;
     if (this.cluster && !this.mayPrint(index, run, tick)) return;
-    if (!progress.record(index, run, tick, at)) return;
+    this.print(index, run, tick, at, lateMs);
+  }
+
+  private print(index: number, run: number, tick: number, at: number, lateMs: number, prefix = ''): void {
+    const { progress } = this;
+    if (!progress?.record(index, run, tick, at)) return;
     this.lateMs[index] = Math.round(lateMs * 100) / 100;
     this.progressedAt[index] = performance.now();
     if (progress.isRunComplete()) {
@@ -340,13 +393,126 @@ export class Clock {
         this.supervisor.assign(thread);
       });
     }
-    const snapshot = serializeCheckpoint(progress.toCheckpoint());
+    const after = progress.toCheckpoint();
+    const before = this.lastPrinted ?? after;
+    this.lastPrinted = after;
+    this.logWatch?.printed({ index, run, tick, before, after, printedAt: performance.now() });
+    const snapshot = serializeCheckpoint(after);
     const line = formatTickLine(this.names[index] ?? '', run, tick, this.config.ticksPerRun, at);
     const completed = progress.run !== run ? `clock: run ${run} complete; starting run ${progress.run}\n` : '';
-    process.stdout.write(`${line}\n${completed}`, (error) => {
+    process.stdout.write(`${prefix}${line}\n${completed}`, (error) => {
       if (error || this.outputGone) return;
       this.checkpoint.set(snapshot);
       this.fenced?.set(snapshot);
+    });
+  }
+
+  /** Every heartbeat period: the pulse, the metrics, and the faults of the machine that hold the ticks. */
+  private beat(): void {
+    this.beats += 1;
+    this.heartbeat.set(this.pulse());
+    this.publishMetrics();
+    if (!this.progress || this.readyAt === null || this.stopping) return;
+    const now = performance.now();
+    if (this.holds.isHeld('state') && now - this.stateTriedAt >= STATE_RETRY_MS) {
+      this.stateTriedAt = now;
+      this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
+    }
+    if (!this.lookingAtLog && this.logWatch) {
+      this.lookingAtLog = true;
+      void this.watchLog(this.logWatch).finally(() => (this.lookingAtLog = false));
+    }
+  }
+
+  /** The ticks go on after a hold: every thread is handed its next tick, due at once if its moment has passed. */
+  private tickOn(): void {
+    if (this.stopping || this.holds.isHeld() || !this.progress) return;
+    const now = performance.now();
+    this.names.forEach((_, index) => {
+      this.progressedAt[index] = now;
+      this.supervisor.assign(index);
+    });
+  }
+
+  private stateHeldLine(why: string): string {
+    return `cannot save the checkpoint in ${this.config.stateDir} (${why}); holding the ticks until it can be saved, trying every ${STATE_RETRY_MS / 1000} s (a tick printed is a tick saved)`;
+  }
+
+  private logHeldLine(why: string): string {
+    return `${why}: PM2's log stream dies on a full or read-only disk; holding the ticks, to print again what never reached the log once it takes lines (the probe asks PM2 to reopen its logs; by hand: pm2 reloadLogs)`;
+  }
+
+  /**
+   * Reads back what PM2's log took (log-watch.ts). Ticks it has not taken after LOG_GRACE_MS are
+   * taken back (the progress and checkpoint go back to before the first of them) and the clock holds:
+   * they are printed again once the log takes lines. Ones that land late after all (PM2's daemon was
+   * stopped, not its stream dead) are counted as printed again, so that nothing is printed twice.
+   */
+  private async watchLog(watch: LogWatch): Promise<void> {
+    const late = await watch.look(this.takenBack).catch(() => undefined);
+    const { progress } = this;
+    if (!progress || this.stopping) return;
+    if (late) {
+      progress.rewindTo(late.after);
+      this.lastPrinted = late.after;
+      this.checkpoint.set(serializeCheckpoint(late.after));
+    }
+    const missing = watch.oldestMissing();
+    if (!this.holds.isHeld('log')) {
+      if (!missing || sinceMs(missing) <= LOG_GRACE_MS) return;
+      this.takenBack = watch.takeBack();
+      const first = this.takenBack[0] as Printed;
+      progress.rewindTo(first.before);
+      this.lastPrinted = first.before;
+      this.checkpoint.set(serializeCheckpoint(first.before));
+      this.logRetried = false;
+      this.logTriedAt = performance.now();
+      this.holds.hold('log', `the log ${watch.path} has taken none of the last ${this.takenBack.length} tick(s) printed, the first ${(sinceMs(first) / 1000).toFixed(1)} s ago`);
+      return;
+    }
+    // Everything printed is in the log: all that was taken back landed late, or a line tried since did.
+    if (!missing && (this.takenBack.length === 0 || this.logRetried)) {
+      const again = this.logRetried ? `, printing again the ${this.takenBack.length} tick(s) it never took` : ' (the ticks held up reached it late)';
+      this.takenBack = [];
+      if (this.holds.release('log', again)) this.tickOn();
+      return;
+    }
+    if (missing && sinceMs(missing) <= LOG_GRACE_MS) return;
+    if (this.holds.isHeld('state')) return;
+    const now = performance.now();
+    if (this.logRetryWanted || (now - this.logTriedAt >= LOG_RETRY_MS && !daemonStopped())) {
+      this.logRetryWanted = false;
+      this.logTriedAt = now;
+      this.retryLog(watch);
+    }
+  }
+
+  /**
+   * One tick printed while the log takes nothing, to see whether it takes it: the first one it never
+   * took. A tick that did not land is taken back again, so trying costs no tick; a line cut short by
+   * the full disk is ended first, so that this one is not glued to it.
+   */
+  private retryLog(watch: LogWatch): void {
+    const { progress } = this;
+    if (!progress) return;
+    const stale = watch.takeBack();
+    if (stale[0]) {
+      progress.rewindTo(stale[0].before);
+      this.lastPrinted = stale[0].before;
+    }
+    const index = this.takenBack[0]?.index ?? progress.threads.findIndex((_, thread) => !progress.isThreadDone(thread));
+    const thread = progress.threads[index];
+    if (!thread) return;
+    this.logRetried = true;
+    this.print(index, progress.run, thread.tick + 1, Date.now(), 0, watch.endsMidLine ? '\n' : '');
+  }
+
+  /** `pm2 trigger clock log reopened`: the log was reopened (the probe says so right after asking PM2); a line is tried at once. */
+  private registerLogAction(): void {
+    registerAction('log', (param) => {
+      if (param !== 'reopened') return { error: `expected "reopened", got "${param ?? ''}"` };
+      this.logRetryWanted = this.holds.isHeld('log');
+      return { held: this.logRetryWanted };
     });
   }
 
@@ -427,17 +593,22 @@ export class Clock {
           }))
         : [],
       waiters: this.lock?.waiting() ?? 0,
+      held: this.holds.list(now),
       ...(this.config.cluster ? { cluster: this.clusterPulse() } : {}),
     };
     return serializeHeartbeat(heartbeat);
   }
 
   private lastMetrics = '';
-  /** What `pm2 monit` shows of the clock, sent only when it changes. */
+  /**
+   * What `pm2 monit` shows of the clock, sent only when it changes; and its pulse, while the
+   * heartbeat file cannot be written (then the beat count changes at every beat).
+   */
   private publishMetrics(): void {
     const { progress } = this;
-    if (!progress || this.readyAt === null) return;
-    const metrics: Record<string, Metric> = { run: { value: progress.run } };
+    const pulse = pulseMetrics(process.pid, this.beats, this.heartbeatFault, this.holds.list());
+    if (!progress || this.readyAt === null) return this.publishIfChanged(pulse);
+    const metrics: Record<string, Metric> = { run: { value: progress.run }, ...pulse };
     for (const thread of progress.threads) metrics[`${thread.name} tick`] = { value: thread.tick };
     metrics['worker restarts'] = { value: this.supervisor.restartCount };
     metrics['resumes from checkpoint'] = { value: progress.resumes };
@@ -445,6 +616,10 @@ export class Clock {
       metrics.role = { value: 'active' };
       if (this.takeoverMs !== undefined) metrics['took over in'] = { value: Math.round(this.takeoverMs * 10) / 10, unit: 'ms' };
     }
+    this.publishIfChanged(metrics);
+  }
+
+  private publishIfChanged(metrics: Record<string, Metric>): void {
     const text = JSON.stringify(metrics);
     if (text === this.lastMetrics) return;
     this.lastMetrics = text;
@@ -482,6 +657,21 @@ export class Clock {
       return { injected: kind, thread };
     });
   }
+}
+
+/** A write's error in a few words: its code where it has one (ENOSPC, EROFS, EIO…). */
+function faultOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? String(error);
+}
+
+/**
+ * Whether this clock's PM2 daemon (its parent) is stopped (SIGSTOP): then its log takes nothing
+ * for now, and a line tried would only land later beside the ones it holds. Linux only; elsewhere
+ * no daemon is taken for stopped.
+ */
+function daemonStopped(): boolean {
+  const state = readProcStat(process.ppid)?.state;
+  return state === 'T' || state === 't';
 }
 
 /** Blocks the calling thread until the process dies: a wait on memory that nothing will ever change. */

@@ -90,6 +90,17 @@ export class Progress {
     });
   }
 
+  /**
+   * Goes back (or forward) to `checkpoint`, a state this very progress was in: ticks printed after it
+   * that never reached the log are printed again. The count of resumes stays: nothing restarted.
+   */
+  rewindTo(checkpoint: Checkpoint): void {
+    this.run = checkpoint.run;
+    this.runStartedAt = checkpoint.runStartedAt;
+    checkpoint.threads.forEach((thread, index) => Object.assign(this.threads[index] ?? {}, thread));
+    this.finishedRun = undefined;
+  }
+
   /** Wall-clock ms when thread `index`'s next tick is due: one interval after its last one, or the run's start. */
   nextDueAt(index: number, intervalMs: number, nowMs: number): number {
     const thread = this.threads[index];

@@ -1,4 +1,4 @@
-import type { Heartbeat } from '../shared/heartbeat.ts';
+import type { Heartbeat, Hold } from '../shared/heartbeat.ts';
 import { stalledThread } from './stall.ts';
 import type { Pm2App } from './pm2-client.ts';
 
@@ -30,6 +30,12 @@ export interface Observation {
   heartbeatIsDuplicate: boolean;
   hangMs: number;
   /**
+   * The pulse PM2's metrics carry for that very process while it cannot write its heartbeat file (a
+   * full or read-only state disk: apps/shared/pm2-pulse.ts): how long this probe has seen it
+   * unchanged, and what holds its ticks. Undefined when it beats in its file.
+   */
+  pm2Pulse?: { ageMs: number; held: Hold['on'][] };
+  /**
    * Hot-standby mode (two PM2 clocks). A standby never writes the heartbeat, and PM2's view may lag
    * a takeover: silence since its start proves nothing there, so only the heartbeat's writer is judged.
    */
@@ -44,6 +50,8 @@ export type Finding =
   | { kind: 'ghost'; pid: number }
   | { kind: 'hung'; pid: number; silentMs: number }
   | { kind: 'stalled'; pid: number; thread: string; owedMs: number }
+  /** Alive, and holding its ticks for a fault of the machine (a disk full or read-only, a dead log): restarting would not help. */
+  | { kind: 'held'; pid: number; on: Hold['on'][] }
   | { kind: 'waiting'; pid: number; ownerPid: number }
   | { kind: 'starting'; pid: number }
   | { kind: 'healthy'; pid: number; heartbeatAgeMs: number };
@@ -56,17 +64,25 @@ export function diagnose(seen: Observation): Finding {
   if (app.status === 'errored') return { kind: 'errored' };
   if (app.status !== 'online') return { kind: 'transient', status: app.status };
   if (!seen.verified) return { kind: 'ghost', pid: app.pid };
-  const { heartbeat } = seen;
+  const { heartbeat, pm2Pulse } = seen;
   if (heartbeat && seen.heartbeatIsOwn) {
-    const age = seen.heartbeatAgeMs ?? 0;
+    const fileAgeMs = seen.heartbeatAgeMs ?? 0;
+    const age = Math.min(fileAgeMs, pm2Pulse?.ageMs ?? Infinity);
     if (age > seen.hangMs) return { kind: 'hung', pid: app.pid, silentMs: age };
-    // A fresh pulse proves the main thread runs, not that it ticks; an unreadable one says nothing of ticks.
-    const stalled = seen.heartbeatUnusable ? undefined : stalledThread(heartbeat, age, seen.hangMs);
+    // The pulse through PM2 is the newer: the file is the clock's last before its disk failed.
+    const viaPm2 = pm2Pulse !== undefined && pm2Pulse.ageMs < fileAgeMs;
+    const held = viaPm2 ? pm2Pulse.held : (heartbeat.held ?? []).map((hold) => hold.on);
+    if (held.length > 0) return { kind: 'held', pid: app.pid, on: held };
+    // A fresh pulse proves the main thread runs, not that it ticks; an unreadable one, or one that
+    // only PM2 carries, says nothing of ticks.
+    const stalled = seen.heartbeatUnusable || viaPm2 ? undefined : stalledThread(heartbeat, age, seen.hangMs);
     if (stalled) return { kind: 'stalled', pid: app.pid, ...stalled };
     return { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
   }
   // Not (yet) the owner of the state: waiting for a duplicate to let go, or still starting.
   if (heartbeat && seen.heartbeatIsDuplicate) return { kind: 'waiting', pid: app.pid, ownerPid: heartbeat.pid };
+  // A clock whose disk failed before it wrote a heartbeat of its own beats through PM2 alone.
+  if (pm2Pulse && pm2Pulse.ageMs <= seen.hangMs) return pm2Pulse.held.length > 0 ? { kind: 'held', pid: app.pid, on: pm2Pulse.held } : { kind: 'starting', pid: app.pid };
   if (seen.standbyMode) return { kind: 'starting', pid: app.pid };
   // A file that is no heartbeat but keeps changing is someone beating: silent only once it stops.
   const silentMs = seen.heartbeatUnusable ? Math.min(seen.watchedMs, seen.heartbeatAgeMs ?? Infinity) : seen.watchedMs;

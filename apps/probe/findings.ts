@@ -17,6 +17,8 @@ export function describeFinding(finding: Finding, seen: Observation): string | u
       return `clock pid ${finding.pid} is hung: no heartbeat for ${(finding.silentMs / 1000).toFixed(1)} s (limit ${seen.hangMs / 1000} s)`;
     case 'stalled':
       return `clock pid ${finding.pid} is stalled: its heartbeat is fresh, but ${finding.thread} has owed a tick for ${(finding.owedMs / 1000).toFixed(1)} s (limit: its interval + ${seen.hangMs / 1000} s)`;
+    case 'held':
+      return `clock pid ${finding.pid} is alive and holds its ticks: ${finding.on.map(heldWhy).join('; ')} (it carries on by itself once that passes)`;
     case 'waiting':
       return `clock pid ${finding.pid} waits for the state, held by clock pid ${finding.ownerPid}, which PM2 does not own`;
     case 'starting':
@@ -24,6 +26,10 @@ export function describeFinding(finding: Finding, seen: Observation): string | u
     case 'healthy':
       return `clock pid ${finding.pid} is healthy`;
   }
+}
+
+function heldWhy(on: 'state' | 'log'): string {
+  return on === 'state' ? 'its checkpoint cannot be saved (the state directory is full, read-only or failing)' : "PM2's log has stopped taking its lines";
 }
 
 /** Findings that call for a fresh look at PM2 before anything is done: its view may be a moment old. */

@@ -21,6 +21,8 @@ export interface Pm2App {
   /** When PM2 last launched it (ms since the epoch). */
   launchedAt: number;
   restarts: number;
+  /** Its custom metrics' values, by name (what `pm2 monit` shows); optional for views made by hand. */
+  metrics?: Record<string, unknown>;
 }
 
 /** One entry of PM2's process list, as `pm2 jlist` prints it. */
@@ -50,7 +52,13 @@ export function pm2AppOf(app: RawPm2Process): Pm2App {
     status: app.pm2_env.status,
     launchedAt: app.pm2_env.pm_uptime,
     restarts: app.pm2_env.restart_time,
+    metrics: metricValues(app.pm2_env.axm_monitor),
   };
+}
+
+function metricValues(monitor: unknown): Record<string, unknown> {
+  if (typeof monitor !== 'object' || monitor === null) return {};
+  return Object.fromEntries(Object.entries(monitor).map(([name, metric]) => [name, (metric as { value?: unknown } | null)?.value]));
 }
 
 /** PM2_HOME as pm2 resolves it: an empty value counts as unset. */
@@ -106,6 +114,15 @@ export class Pm2Client {
   /** Restarts (or starts, if it is not running) app `pmId`, with its settings unchanged. */
   async restart(pmId: number): Promise<void> {
     await this.call('restartProcessId', { id: pmId, env: {} });
+  }
+
+  /**
+   * What `pm2 reloadLogs` does: PM2 closes and opens again every app's log streams. PM2 never
+   * reopens a stream that met a write error (a full disk) by itself; closing discards what a stream
+   * still buffers, so this is for a log known to take nothing.
+   */
+  async reloadLogs(): Promise<void> {
+    await this.call('reloadLogs', {});
   }
 
   /** What `pm2 trigger <app> <action> <param>` does, resolved once the daemon has passed it on. */

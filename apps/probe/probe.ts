@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ProbeConfig } from '../shared/config.ts';
 import type { Heartbeat } from '../shared/heartbeat.ts';
 import { publishMetrics } from '../shared/pm2-ipc.ts';
+import { pm2PulseOf } from '../shared/pm2-pulse.ts';
 import { statePaths } from '../shared/state-dir.ts';
 import { Duplicates } from './duplicates.ts';
 import { diagnose, type Finding, type Observation } from './diagnose.ts';
@@ -42,6 +43,10 @@ const PUBLISH_EVERY_MS = 1_000;
 const UNUSABLE_SAID_EVERY_MS = 60_000;
 // A ghost is acted on only when two looks in a row, with a fresh PM2 view each, agree.
 const GHOST_CONFIRMATIONS = 2;
+// A clock held because PM2's log takes nothing: PM2 is asked to reopen its logs once the probe has
+// seen it held this long (a daemon stopped for a moment lets the lines land late by itself), and
+// again this often while it stays held (a disk still full kills the reopened stream at once).
+const LOG_REOPEN_EVERY_MS = 1_000;
 
 /**
  * Every time below is the probe's own monotonic clock (performance.now()): a step of the system's
@@ -73,6 +78,11 @@ export class Probe {
   /** The last heartbeat that could be read: while the file is garbage, whose it was. */
   private lastReadable: Heartbeat | undefined;
   private unusableSaidAt = -Infinity;
+  /** The pulse PM2's metrics carry while the clock cannot write its heartbeat file, as this probe watched it. */
+  private pm2PulseSeen: Sighting | undefined;
+  /** Since when (performance.now()) the clock has been seen holding for its log, and when PM2 was last asked to reopen it. */
+  private logHeldSince: number | undefined;
+  private logReopenedAt = -Infinity;
 
   private readonly duplicates: Duplicates;
 
@@ -110,7 +120,8 @@ export class Probe {
 
   private async observe(refresh: boolean): Promise<Observation | undefined> {
     const { config } = this.options;
-    if (refresh || performance.now() - this.appFetchedAt >= PM2_REFRESH_MS) {
+    const fresh = refresh || performance.now() - this.appFetchedAt >= PM2_REFRESH_MS;
+    if (fresh) {
       try {
         this.clocks = (await this.options.pm2.apps()).filter((app) => app.name === 'clock');
         this.appFetchedAt = performance.now();
@@ -141,6 +152,7 @@ export class Probe {
       (heartbeat.startTicks === null || heartbeat.startTicks === proc.createTime);
     const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && (heartbeatAgeMs ?? 0) <= config.hangMs && this.isLiveDuplicateOwner(heartbeat);
     if (heartbeatIsDuplicate) this.scanWanted = true;
+    const pm2Pulse = fresh && verified ? this.pm2PulseOf(app, now, heldMs) : undefined;
     return {
       now,
       app,
@@ -153,7 +165,23 @@ export class Probe {
       heartbeatIsDuplicate,
       hangMs: config.hangMs,
       standbyMode: this.clocks.length > 1,
+      ...(pm2Pulse ? { pm2Pulse } : {}),
     };
+  }
+
+  /**
+   * The pulse PM2's metrics carry for PM2's own clock process, while it cannot write its heartbeat
+   * file. Judged only on a fresh view of PM2 (a stale one would read as a pulse that stopped), which
+   * the probe takes at every look while the file is silent (a silent file is a hang to check).
+   */
+  private pm2PulseOf(app: Pm2App | undefined, now: number, heldMs: number): NonNullable<Observation['pm2Pulse']> | undefined {
+    const pulse = app && pm2PulseOf(app.metrics ?? {});
+    if (!app || !pulse || pulse.pid !== app.pid) {
+      this.pm2PulseSeen = undefined;
+      return undefined;
+    }
+    this.pm2PulseSeen = sight(this.pm2PulseSeen, `${pulse.pid}:${pulse.beat}`, now, heldMs);
+    return { ageMs: unchangedMs(this.pm2PulseSeen), held: pulse.held };
   }
 
   /**
@@ -216,7 +244,14 @@ export class Probe {
   private async act(finding: Finding, seen: Observation): Promise<void> {
     this.ghostLooks = finding.kind === 'ghost' ? this.ghostLooks + 1 : 0;
     const { app } = seen;
+    const logHeld = finding.kind === 'held' && finding.on.includes('log');
+    if (!logHeld && this.logReopenedAt !== -Infinity) {
+      this.options.log('clock no longer holds its ticks for its log');
+      this.logReopenedAt = -Infinity;
+    }
+    this.logHeldSince = logHeld ? (this.logHeldSince ?? seen.now) : undefined;
     if (!app) return;
+    if (logHeld) await this.reopenLogs(app, seen.now);
     if (finding.kind === 'hung' || finding.kind === 'stalled') {
       const proc = readProcess(finding.pid);
       if (!proc || !this.mayHeal(finding.kind)) return;
@@ -230,6 +265,24 @@ export class Probe {
       await this.restartThroughPm2(app, 'ghost');
     } else if (finding.kind === 'errored') {
       await this.restartThroughPm2(app, 'errored');
+    }
+  }
+
+  /**
+   * The clock holds its ticks because PM2's log takes none of its lines: PM2 never reopens a log
+   * stream that met a write error (a full or read-only disk) by itself. Asked here, and the clock told
+   * at once, so that it tries a line; while the disk is still full the new stream dies again, so this
+   * is asked again every LOG_REOPEN_EVERY_MS. Not a heal (nothing is restarted or killed): no budget.
+   */
+  private async reopenLogs(app: Pm2App, now: number): Promise<void> {
+    if (now - (this.logHeldSince ?? now) < LOG_REOPEN_EVERY_MS || now - this.logReopenedAt < LOG_REOPEN_EVERY_MS) return;
+    if (this.logReopenedAt === -Infinity) this.options.warn(`asking PM2 to reopen its logs every ${LOG_REOPEN_EVERY_MS / 1000} s until clock's log takes its lines again (pm2 reloadLogs)`);
+    this.logReopenedAt = now;
+    try {
+      await this.options.pm2.reloadLogs();
+      await this.options.pm2.sendAction(app.pmId, 'log', 'reopened');
+    } catch (error) {
+      this.options.warn(`PM2 could not reopen its logs: ${(error as Error).message}`);
     }
   }
 

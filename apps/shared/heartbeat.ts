@@ -36,6 +36,12 @@ export interface Heartbeat {
    * lock or waits on it, so this is how a watchdog learns of a duplicate without scanning /proc.
    */
   waiters: number;
+  /**
+   * What holds the ticks back (absent or empty: nothing). A held clock is alive and owes no tick:
+   * what holds it is outside it (a full or read-only disk, a log PM2 stopped writing), so restarting
+   * it would not help; it carries on by itself once the fault is gone (apps/clock/holds.ts).
+   */
+  held?: Hold[];
   /** Cluster mode (CLOCK_ETCD): this host's part in the election. */
   cluster?: {
     name: string;
@@ -46,6 +52,15 @@ export interface Heartbeat {
     /** ms since etcd last confirmed this clock's lease (null without one). */
     leaseAgeMs: number | null;
   };
+}
+
+export interface Hold {
+  /** 'state': the checkpoint cannot be saved; 'log': PM2's log has stopped taking the clock's lines. */
+  on: 'state' | 'log';
+  /** In a few words, with the error code where there is one: "ENOSPC", "no tick reached it for 2.1 s". */
+  why: string;
+  /** How long it has held, ms (the clock's monotonic clock). */
+  forMs: number;
 }
 
 export interface HeartbeatThread {

@@ -86,6 +86,29 @@ Diagnose('hot standby: a clock that does not write the heartbeat is never judged
   assert.equal(diagnose(standby), { kind: 'starting', pid: 100 });
 });
 
+Diagnose('a clock that says it holds its ticks (a fault of the machine) is held, not stalled, however long it owes a tick', () => {
+  const stalledBeat = { ...beat(100, 100), ticksPerRun: 5, threads: [{ name: 'thread-1', tick: 2, at: NOW - 60_000, intervalMs: 200, quietMs: 60_000 }] };
+  assert.is(diagnose(seen({ heartbeat: stalledBeat })).kind, 'stalled');
+  const held = { ...stalledBeat, held: [{ on: 'log' as const, why: 'the log takes nothing', forMs: 60_000 }] };
+  assert.equal(diagnose(seen({ heartbeat: held })), { kind: 'held', pid: 100, on: ['log'] });
+});
+
+Diagnose('a silent heartbeat file with a fresh pulse through PM2 (its disk failed) is alive; held as PM2 says', () => {
+  assert.equal(diagnose(seen({ heartbeatAgeMs: 9_000, pm2Pulse: { ageMs: 200, held: ['state'] } })), { kind: 'held', pid: 100, on: ['state'] });
+  assert.equal(diagnose(seen({ heartbeatAgeMs: 9_000, pm2Pulse: { ageMs: 200, held: [] } })), { kind: 'healthy', pid: 100, heartbeatAgeMs: 200 });
+});
+
+Diagnose('a pulse through PM2 that stopped too is a hang: no sign of life is trusted past the limit', () => {
+  assert.equal(diagnose(seen({ heartbeatAgeMs: 9_000, pm2Pulse: { ageMs: 3_500, held: ['state'] } })), { kind: 'hung', pid: 100, silentMs: 3_500 });
+});
+
+Diagnose('a new clock whose disk failed before it wrote a heartbeat beats through PM2 alone: held or starting, never hung', () => {
+  const other = { heartbeat: beat(55, 100), heartbeatIsOwn: false, watchedMs: 10_000 };
+  assert.equal(diagnose(seen({ ...other, pm2Pulse: { ageMs: 100, held: ['state'] } })), { kind: 'held', pid: 100, on: ['state'] });
+  assert.equal(diagnose(seen({ ...other, pm2Pulse: { ageMs: 100, held: [] } })), { kind: 'starting', pid: 100 });
+  assert.is(diagnose(seen(other)).kind, 'hung');
+});
+
 Diagnose.run();
 
 // ---
