@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { stalledThread } from '../../apps/probe/stall.ts';
+import { HEARTBEAT_METRIC, HELD_METRIC } from '../../apps/shared/pm2-pulse.ts';
 import { APPS, HEAL_KINDS, type Absence, type AppName, type AppStatus, type ClockInstance, type Gathered, type RawApp, type StateDirChoice, type Status } from './types.ts';
 
 /**
@@ -127,7 +128,8 @@ export function buildStatus(gathered: Gathered): Status {
       phase: heartbeat?.phase ?? null,
       waiters: typeof heartbeat?.waiters === 'number' ? heartbeat.waiters : null,
       hangMs,
-      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) ? (stalledThread(heartbeat, heartbeatAgeMs ?? 0, hangMs) ?? null) : null,
+      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) && !heartbeat.held?.length ? (stalledThread(heartbeat, heartbeatAgeMs ?? 0, hangMs) ?? null) : null,
+      ...heldOf(clockApp, heartbeat, (heartbeatAgeMs ?? Infinity) <= hangMs),
     },
     heals: probeApp ? healsOf(probeApp) : null,
     cluster: heartbeat?.cluster ?? null,
@@ -141,6 +143,19 @@ export function buildStatus(gathered: Gathered): Status {
   };
 }
 
+
+/** What holds the clock, from its heartbeat while fresh, else from its PM2 metrics (pm2-pulse.ts). */
+function heldOf(app: RawApp | undefined, heartbeat: Heartbeat | undefined, fresh: boolean): { held: string | null; viaPm2: string | null } {
+  const metrics = app?.pm2_env.axm_monitor ?? {};
+  const pulse = stringOf(metrics[HEARTBEAT_METRIC]?.value);
+  const viaPm2 = pulse?.startsWith('via PM2') ? pulse : null;
+  if (fresh && !viaPm2) {
+    const holds = heartbeat?.held ?? [];
+    return { held: holds.length === 0 ? null : holds.map((hold) => `${hold.on}: ${hold.why} (for ${Math.round(hold.forMs / 100) / 10} s)`).join('; '), viaPm2 };
+  }
+  const held = stringOf(metrics[HELD_METRIC]?.value);
+  return { held: viaPm2 && held && held !== 'no' ? held : null, viaPm2 };
+}
 
 function appStatus(name: AppName, app: RawApp | undefined, now: number): AppStatus {
   if (!app) return { name, status: null, pid: null, uptimeMs: null, restarts: null, memoryBytes: null };

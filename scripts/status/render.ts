@@ -88,6 +88,8 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
           { text: `${formatDuration(heartbeat.ageMs)} old`, tone: heartbeatTone(heartbeat.ageMs, heartbeat.hangMs) },
           { text: `, pid ${heartbeat.pid}, ${heartbeat.phase}` },
           ...(heartbeat.stalled ? [{ text: ` but STALLED: ${heartbeat.stalled.thread} has owed a tick for ${formatDuration(heartbeat.stalled.owedMs)}`, tone: 'bad' as const }] : []),
+          ...(heartbeat.viaPm2 ? [{ text: ` (the file cannot be written: the pulse goes through PM2, ${heartbeat.viaPm2})`, tone: 'warn' as const }] : []),
+          ...(heartbeat.held ? [{ text: `; HOLDING the ticks: ${heartbeat.held}`, tone: 'warn' as const }] : []),
           ...(apps.clock.pid && heartbeat.pid !== apps.clock.pid ? [{ text: ` (not PM2's clock)`, tone: 'warn' as const }] : []),
           ...(status.standby ? standbyWaiters(heartbeat.waiters, status.clocks) : heartbeat.waiters ? [{ text: `, ${heartbeat.waiters} more waiting for the state lock`, tone: 'warn' as const }] : []),
         ];

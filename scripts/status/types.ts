@@ -128,6 +128,13 @@ export interface Status {
     hangMs: number;
     /** A fresh heartbeat whose thread has owed a tick too long, as the probe judges it (null when on time). */
     stalled: { thread: string; owedMs: number } | null;
+    /**
+     * What holds the clock's ticks (a full or read-only disk, a log that takes nothing), from a fresh
+     * heartbeat or, while the file cannot be written, from the clock's PM2 metric; null when nothing does.
+     */
+    held: string | null;
+    /** While the heartbeat file cannot be written: the clock's pulse as PM2's metric carries it; else null. */
+    viaPm2: string | null;
   };
   /** The probe's heals since it started, by kind; null until the probe has published its metrics. */
   heals: Record<string, number> | null;

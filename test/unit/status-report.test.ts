@@ -171,7 +171,20 @@ Build("the run and each thread's last tick come from a fresh heartbeat, with the
       ['thread-2', 4, 20, 3_500, 4_000],
     ],
   );
-  assert.equal(beat, { path: join(STATE, 'heartbeat.json'), ageMs: 120, pid: 4100, phase: 'ticking', waiters: 0, hangMs: 3_000, stalled: null });
+  assert.equal(beat, { path: join(STATE, 'heartbeat.json'), ageMs: 120, pid: 4100, phase: 'ticking', waiters: 0, hangMs: 3_000, stalled: null, held: null, viaPm2: null });
+});
+
+Build('a clock holding its ticks says why: from a fresh heartbeat, or from PM2 while the file cannot be written', () => {
+  const holding = heartbeat({ held: [{ on: 'log', why: 'the log takes nothing', forMs: 2_340 }] });
+  const fromFile = buildStatus(gathered({ heartbeat: holding })).heartbeat;
+  assert.equal([fromFile.held, fromFile.viaPm2], ['log: the log takes nothing (for 2.3 s)', null]);
+  const pulse = 'via PM2 (heartbeat.json: ENOSPC), pid 4100 beat 12';
+  const clock = app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', axm_monitor: { heartbeat: { value: pulse }, held: { value: 'state: ENOSPC' } } });
+  const viaPm2 = buildStatus(gathered({ apps: [clock, probeApp()], heartbeat: heartbeat({ writtenAt: NOW - 60_000 }) }));
+  assert.equal([viaPm2.heartbeat.held, viaPm2.heartbeat.viaPm2], ['state: ENOSPC', pulse]);
+  const screen = renderStatus(viaPm2, { color: false }).join('\n');
+  assert.match(screen, /the pulse goes through PM2/);
+  assert.match(screen, /HOLDING the ticks: state: ENOSPC/);
 });
 
 Build('a fresh heartbeat whose thread has owed a tick too long is shown stalled, as the probe judges it', () => {
