@@ -418,7 +418,8 @@ export class Clock {
       this.stateTriedAt = now;
       this.checkpoint.set(serializeCheckpoint(this.progress.toCheckpoint()));
     }
-    if (!this.lookingAtLog && this.logWatch) {
+    // Only while a printed tick is still to be found there, or while held for it: an idle clock reads nothing.
+    if (!this.lookingAtLog && this.logWatch && (this.logWatch.oldestMissing() || this.holds.isHeld('log'))) {
       this.lookingAtLog = true;
       void this.watchLog(this.logWatch).finally(() => (this.lookingAtLog = false));
     }

@@ -66,16 +66,15 @@ export function diagnose(seen: Observation): Finding {
   if (!seen.verified) return { kind: 'ghost', pid: app.pid };
   const { heartbeat, pm2Pulse } = seen;
   if (heartbeat && seen.heartbeatIsOwn) {
-    const fileAgeMs = seen.heartbeatAgeMs ?? 0;
-    const age = Math.min(fileAgeMs, pm2Pulse?.ageMs ?? Infinity);
+    // While the clock says its file cannot be written, its pulse through PM2 is the one to judge: the
+    // file is its last before the disk failed.
+    const age = pm2Pulse ? pm2Pulse.ageMs : (seen.heartbeatAgeMs ?? 0);
     if (age > seen.hangMs) return { kind: 'hung', pid: app.pid, silentMs: age };
-    // The pulse through PM2 is the newer: the file is the clock's last before its disk failed.
-    const viaPm2 = pm2Pulse !== undefined && pm2Pulse.ageMs < fileAgeMs;
-    const held = viaPm2 ? pm2Pulse.held : (heartbeat.held ?? []).map((hold) => hold.on);
+    const held = pm2Pulse ? pm2Pulse.held : (heartbeat.held ?? []).map((hold) => hold.on);
     if (held.length > 0) return { kind: 'held', pid: app.pid, on: held };
     // A fresh pulse proves the main thread runs, not that it ticks; an unreadable one, or one that
     // only PM2 carries, says nothing of ticks.
-    const stalled = seen.heartbeatUnusable || viaPm2 ? undefined : stalledThread(heartbeat, age, seen.hangMs);
+    const stalled = seen.heartbeatUnusable || pm2Pulse ? undefined : stalledThread(heartbeat, age, seen.hangMs);
     if (stalled) return { kind: 'stalled', pid: app.pid, ...stalled };
     return { kind: 'healthy', pid: app.pid, heartbeatAgeMs: age };
   }

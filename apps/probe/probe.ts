@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { ProbeConfig } from '../shared/config.ts';
-import type { Heartbeat } from '../shared/heartbeat.ts';
+import type { Heartbeat, Hold } from '../shared/heartbeat.ts';
 import { publishMetrics } from '../shared/pm2-ipc.ts';
 import { pm2PulseOf } from '../shared/pm2-pulse.ts';
 import { statePaths } from '../shared/state-dir.ts';
@@ -80,6 +80,7 @@ export class Probe {
   private unusableSaidAt = -Infinity;
   /** The pulse PM2's metrics carry while the clock cannot write its heartbeat file, as this probe watched it. */
   private pm2PulseSeen: Sighting | undefined;
+  private pm2Held: Hold['on'][] = [];
   /** Since when (performance.now()) the clock has been seen holding for its log, and when PM2 was last asked to reopen it. */
   private logHeldSince: number | undefined;
   private logReopenedAt = -Infinity;
@@ -152,7 +153,7 @@ export class Probe {
       (heartbeat.startTicks === null || heartbeat.startTicks === proc.createTime);
     const heartbeatIsDuplicate = heartbeat !== undefined && !heartbeatIsOwn && (heartbeatAgeMs ?? 0) <= config.hangMs && this.isLiveDuplicateOwner(heartbeat);
     if (heartbeatIsDuplicate) this.scanWanted = true;
-    const pm2Pulse = fresh && verified ? this.pm2PulseOf(app, now, heldMs) : undefined;
+    const pm2Pulse = !verified || !app ? undefined : fresh ? this.pm2PulseOf(app, now, heldMs) : this.lastPm2Pulse(app, now);
     return {
       now,
       app,
@@ -174,14 +175,27 @@ export class Probe {
    * file. Judged only on a fresh view of PM2 (a stale one would read as a pulse that stopped), which
    * the probe takes at every look while the file is silent (a silent file is a hang to check).
    */
-  private pm2PulseOf(app: Pm2App | undefined, now: number, heldMs: number): NonNullable<Observation['pm2Pulse']> | undefined {
-    const pulse = app && pm2PulseOf(app.metrics ?? {});
-    if (!app || !pulse || pulse.pid !== app.pid) {
+  private pm2PulseOf(app: Pm2App, now: number, heldMs: number): NonNullable<Observation['pm2Pulse']> | undefined {
+    const pulse = pm2PulseOf(app.metrics ?? {});
+    if (!pulse || pulse.pid !== app.pid) {
       this.pm2PulseSeen = undefined;
       return undefined;
     }
-    this.pm2PulseSeen = sight(this.pm2PulseSeen, `${pulse.pid}:${pulse.beat}`, now, heldMs);
+    // PM2 is asked at most every PM2_REFRESH_MS while the clock looks alive: a gap that long between
+    // two looks at this pulse is the probe's rhythm, not the probe held.
+    this.pm2PulseSeen = sight(this.pm2PulseSeen, `${pulse.pid}:${pulse.beat}`, now, Math.max(heldMs, 2 * PM2_REFRESH_MS));
+    this.pm2Held = pulse.held;
     return { ageMs: unchangedMs(this.pm2PulseSeen), held: pulse.held };
+  }
+
+  /**
+   * Between fresh views, the last pulse PM2 showed, aged as if it has not changed since: at worst it
+   * reads as a hang, which calls for a fresh view before anything is done.
+   */
+  private lastPm2Pulse(app: Pm2App, now: number): NonNullable<Observation['pm2Pulse']> | undefined {
+    const seen = this.pm2PulseSeen;
+    if (!seen || !seen.key.startsWith(`${app.pid}:`)) return undefined;
+    return { ageMs: now - seen.since, held: this.pm2Held };
   }
 
   /**
