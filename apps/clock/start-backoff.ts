@@ -18,10 +18,10 @@ export interface StartRecord {
   failures: number;
   at: number;
   /**
-   * When that start's back-off wait ends, on the machine's monotonic clock (monotonicMs): set by
-   * writeStartRecord, absent from records of older versions.
+   * Set while that start waits out its back-off, cleared once the wait is over (writeStartRecord):
+   * a start that died still waiting never tried. Absent from records of older versions.
    */
-  waitEndsMs?: number;
+  waiting?: boolean;
 }
 
 export const HEALTHY_AFTER_MS = 1_000;
@@ -30,38 +30,24 @@ const MAX_DELAY_MS = 30_000;
 // A record is ~60 bytes ({"healthy":false,"failures":12,"at":…}); anything bigger is not one.
 const START_RECORD_CAP_BYTES = 4 * 1024;
 // Every record is written at this size, padded with spaces (JSON allows them), so that it can be
-// overwritten in place, with no new block, when the disk is full; the longest possible one is 94 bytes.
+// overwritten in place, with no new block, when the disk is full; the longest possible one is 79 bytes.
 export const START_RECORD_BYTES = 128;
 
 /**
  * Consecutive failed starts, counting the previous one if it never became healthy, unless it died
- * while still waiting out its back-off (before `previous.waitEndsMs`, at `nowMs` on the machine's
- * monotonic clock): a start that never tried did not fail, whatever killed it (`kill -9` again and
- * again, a stop), and its successor waits the same step again instead of a longer one. A clock that
- * dies by itself at every start dies after its wait, so it still backs off further each time; one
- * killed during every wait still waits at every start, never spins.
+ * while still waiting out its back-off: a start that never tried did not fail, whatever ended it
+ * (`kill -9` again and again, a stop, PM2 giving up), and its successor waits the same step again
+ * instead of a longer one. A clock that dies by itself at every start dies after its wait, so it
+ * still backs off further each time; one killed during every wait still waits at every start.
  */
-export function failuresSoFar(previous: StartRecord | undefined, nowMs = monotonicMs()): number {
+export function failuresSoFar(previous: StartRecord | undefined): number {
   if (!previous || previous.healthy) return 0;
-  const { failures, waitEndsMs } = previous;
-  // The wait began at waitEndsMs minus its length: a record from before a reboot (the monotonic clock
-  // starts again at boot) falls outside it, and counts as the failure it may have been.
-  const waiting = waitEndsMs !== undefined && nowMs < waitEndsMs && nowMs >= waitEndsMs - backoffDelayMs(failures);
-  return waiting ? failures : failures + 1;
+  return previous.waiting === true ? previous.failures : previous.failures + 1;
 }
 
 /** How long to wait before starting after `failures` failed starts in a row: 0, then 1 s doubling to 30 s. */
 export function backoffDelayMs(failures: number): number {
   return failures === 0 ? 0 : Math.min(FIRST_DELAY_MS * 2 ** (failures - 1), MAX_DELAY_MS);
-}
-
-/**
- * The machine's monotonic clock in ms, the same in every process (libuv's uv_hrtime: CLOCK_MONOTONIC
- * on Linux, mach_absolute_time on macOS, QueryPerformanceCounter on Windows) and never stepped with
- * the wall clock, unlike Date.now(); performance.now() is per process.
- */
-export function monotonicMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 /**
@@ -102,9 +88,9 @@ export function peekStartRecord(path: string): StartRecord | undefined {
 /** The record in `text`; undefined if it is damaged. */
 export function parseStartRecord(text: string): StartRecord | undefined {
   try {
-    const { healthy, failures, at, waitEndsMs } = JSON.parse(text) as Partial<StartRecord>;
+    const { healthy, failures, at, waiting } = JSON.parse(text) as Partial<StartRecord>;
     if (typeof healthy === 'boolean' && Number.isSafeInteger(failures) && (failures ?? -1) >= 0 && typeof at === 'number' && at > 0) {
-      return { healthy, failures: failures as number, at, ...(Number.isFinite(waitEndsMs) ? { waitEndsMs } : {}) };
+      return { healthy, failures: failures as number, at, ...(typeof waiting === 'boolean' ? { waiting } : {}) };
     }
   } catch {
     // Not JSON: damaged like any other.
@@ -119,11 +105,14 @@ export function serializeStartRecord(record: StartRecord): string {
 }
 
 /**
- * Writes the record of this start, with the end of its back-off wait: clock.ts writes a record of
- * failed starts (failures > 0) just before it waits backoffDelayMs(failures), and a record of none
- * once ready, with no wait. (A standby taking over at once writes the count it read, with no wait:
- * should it die within that count's wait, its death is taken for one during a wait, and the next
- * start waits the same step again rather than the next; it still waits.)
+ * Writes the record of this start. A record of failed starts (failures > 0, not healthy) is the one
+ * clock.ts writes just before it waits backoffDelayMs(failures): it is written `waiting`, and
+ * rewritten without once that wait is over (a timer here, of the same length as clock.ts's own
+ * sleep and started just before it), unless a newer record was written meanwhile. A clock killed
+ * during its wait leaves the record `waiting`, however late its successor starts (PM2 may have
+ * given up on it, and the probe restart it much later). (A standby taking over at once writes the
+ * count it read with no wait: should it die within that count's wait, the next start waits the same
+ * step again rather than the next; it still waits.) Writes to one path land in the order made.
  *
  * Atomic, not fsynced: a power cut can at worst cost one back-off step, and a start needs no fsync
  * wait. Never rejects for a fault of the machine (a full, read-only or failing disk, a folder or
@@ -141,9 +130,29 @@ export function serializeStartRecord(record: StartRecord): string {
  *   waitForStateDir), which a read-only disk is not; a full disk with no record at all is bounded by
  *   PM2's min_uptime/max_restarts and then the probe's heal budget.
  */
-export async function writeStartRecord(path: string, record: StartRecord, say: (line: string) => void = warn): Promise<void> {
+export function writeStartRecord(path: string, record: StartRecord, say: (line: string) => void = warn): Promise<void> {
   const waitMs = record.healthy ? 0 : backoffDelayMs(record.failures);
-  const text = serializeStartRecord({ healthy: record.healthy, failures: record.failures, at: record.at, waitEndsMs: monotonicMs() + waitMs });
+  const done = { healthy: record.healthy, failures: record.failures, at: record.at };
+  const written = enqueue(path, waitMs > 0 ? { ...done, waiting: true } : done, say);
+  if (waitMs > 0) {
+    const made = writes.get(path)?.made;
+    // Unref'd: clock.ts's sleep is what keeps the clock alive meanwhile.
+    setTimeout(() => void (writes.get(path)?.made === made && enqueue(path, done, say)), waitMs).unref();
+  }
+  return written;
+}
+
+/** Per record path, the last write queued and how many were made: writes land in the order made. */
+const writes = new Map<string, { last: Promise<void>; made: number }>();
+
+function enqueue(path: string, record: StartRecord, say: (line: string) => void): Promise<void> {
+  const queue = writes.get(path) ?? { last: Promise.resolve(), made: 0 };
+  const write = queue.last.then(() => writeRecord(path, serializeStartRecord(record), say));
+  writes.set(path, { last: write.catch(() => {}), made: queue.made + 1 });
+  return write;
+}
+
+async function writeRecord(path: string, text: string, say: (line: string) => void): Promise<void> {
   let replaceFault: string;
   try {
     await writeFileWhole(path, text);

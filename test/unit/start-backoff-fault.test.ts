@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { waitFor } from '../../scripts/lib/wait.ts';
 import { failuresSoFar, readStartRecord, START_RECORD_BYTES, writeStartRecord } from '../../apps/clock/start-backoff.ts';
 
 /**
@@ -50,8 +51,8 @@ function fill(filler: string): number {
 /** One start that dies after its wait: reads the record, counts, writes the next one; returns what it counted. */
 async function failedStart(path: string, say: (line: string) => void): Promise<number> {
   const previous = await readStartRecord(path, say);
-  // Its wait over: it tried and died.
-  const failures = failuresSoFar(previous, previous?.waitEndsMs ?? 0);
+  // As if its wait were over (the real one is timed in its own test below): it tried and died.
+  const failures = failuresSoFar(previous && { ...previous, waiting: false });
   await writeStartRecord(path, { healthy: false, failures, at: Date.now() }, say);
   return failures;
 }
@@ -74,6 +75,12 @@ Full('full disk: the record is overwritten in place and still advances; said onc
   assert.is(statSync(path).size, START_RECORD_BYTES);
   assert.equal(said, [`could not replace the start record ${path} (ENOSPC); overwriting it in place instead, until it can be replaced again (said once)`]);
   assert.equal(readdirSync(dir).sort(), ['filler', 'starts.json'], 'a temp file was left behind');
+  // A real 1 s wait, marked over in place too.
+  await writeStartRecord(path, { healthy: false, failures: 1, at: Date.now() }, say);
+  assert.is((await readStartRecord(path))?.waiting, true);
+  await waitFor('the wait to be marked over', async () => (await readStartRecord(path))?.waiting === undefined, 5_000);
+  assert.is(failuresSoFar(await readStartRecord(path)), 2);
+  assert.is(statSync(path).ino, inode, 'written in place, not replaced');
   rmSync(filler);
   await writeStartRecord(path, { healthy: true, failures: 0, at: Date.now() }, say);
   assert.not.equal(statSync(path).ino, inode, 'replaced atomically again once there was room');
