@@ -6,14 +6,20 @@ import { readEnviron, readProcess } from '../../apps/probe/proc-table.ts';
 import { parseProcStat, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { isAlive, waitFor } from '../lib/wait.ts';
-import type { PlannedFault } from './plan.ts';
+import { injectMachineFault, unhealedNow, type MachineInjected } from './machine-faults.ts';
+import { isMachineFault, type PlannedFault } from './plan.ts';
 import { before, look, type Before, type System } from './system.ts';
 
-/** A fault as it was done: when (ms since the epoch) and what was there just before. */
+/**
+ * A fault as it was done: when (ms since the epoch) and what was there just before. For a disk
+ * fault of the machine `at` is when the disk was given back: recovery is timed from there.
+ */
 export interface Injected {
   fault: PlannedFault;
   at: number;
   before: Before;
+  /** A fault of the machine (--machine): what was healed before it, what it did, what went wrong meanwhile. */
+  machine?: MachineInjected;
 }
 
 // A checkpoint no clock can read: not JSON.
@@ -76,6 +82,13 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
       await system.pm2('resurrect');
       break;
     }
+    case 'hang-probe': {
+      const unhealed = unhealedNow(seen, was);
+      const probe = verifiedOurs(system, was.probePid, 'the probe');
+      at = Date.now();
+      signal(probe, 'SIGSTOP');
+      return { fault, at, before: was, machine: { unhealed, falseHeals: [] } };
+    }
     case 'damage-checkpoint': {
       // Stopped first, so that the clock cannot replace the garbage with a good checkpoint before it dies.
       const verified = await strikeClock('SIGSTOP');
@@ -85,6 +98,8 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
       signal(verified, 'SIGKILL');
       break;
     }
+    default:
+      if (isMachineFault(fault.kind)) return { fault, before: was, ...(await injectMachineFault(system, fault.kind, was, seen)) };
   }
   return { fault, at, before: was };
 }

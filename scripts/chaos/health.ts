@@ -5,6 +5,8 @@ import type { Injected } from './faults.ts';
 import { ACTIVE_CLOCK_FAULTS, CLOCK_PROCESS_FAULTS } from './plan.ts';
 import { readSince, sizeOf } from './pm2-logs.ts';
 import { takeoverFrom } from './standby.ts';
+import { firstTickAfter, noteFalseHeals, type MachineInjected } from './machine-faults.ts';
+import { isAlive } from '../lib/wait.ts';
 import { logPaths, look, standbyInstance, type Look, type System } from './system.ts';
 
 /** How a fault ended: healed within the deadline, with the time it took, or not, and why not. */
@@ -125,6 +127,7 @@ class RecoverySigns {
   async problems(seen: Look): Promise<string[]> {
     const { fault, before } = this.injected;
     const { standby } = this.system;
+    if (this.injected.machine) return this.machineProblems(seen, this.injected.machine);
     const problems: string[] = [];
     if (CLOCK_PROCESS_FAULTS.has(fault.kind) && seen.clock?.pid === before.clockPid) problems.push('the clock has not been replaced yet');
     if (fault.kind === 'kill-daemon' && (seen.daemonPid === undefined || seen.daemonPid === before.daemonPid)) problems.push('no new PM2 daemon yet');
@@ -140,6 +143,34 @@ class RecoverySigns {
     const tickedAt = await this.firstTickAfterHeal(seen);
     if (tickedAt === undefined) return ['no tick in the log from what replaced it yet'];
     if (fault.kind !== 'sigkill-probe' && fault.kind !== 'sigkill-standby') this.healedAt = tickedAt;
+    return [];
+  }
+
+  /**
+   * A fault of the machine: nothing may be healed (a heal is a false one, and the fault fails). A
+   * hung probe is healed once PM2 reports a new one online and the stopped one is gone; the others
+   * once the clock prints a tick after the disk came back (or after the step).
+   */
+  private async machineProblems(seen: Look, machine: MachineInjected): Promise<string[]> {
+    const { fault, before, at } = this.injected;
+    if (noteFalseHeals(machine, seen)) {
+      this.broken = machine.problem;
+      return [];
+    }
+    if (fault.kind === 'hang-probe') {
+      if (seen.probe?.status !== 'online' || seen.probe.pid === before.probePid) return ['the probe has not been restarted yet'];
+      if (isAlive(before.probePid)) return [`the stopped probe (pid ${before.probePid}) is still there beside the new one (pid ${seen.probe.pid})`];
+      this.healedAt ??= seen.at;
+      return [];
+    }
+    if (seen.probe && seen.probe.pid > 0 && seen.probe.pid !== before.probePid) {
+      this.broken = `the probe was replaced (pid ${before.probePid}, now ${seen.probe.pid}), which no fault called for`;
+      return [];
+    }
+    const step = machine.step;
+    const tickedAt = firstTickAfter(await readSince(this.logs.out, before.outSize), at, step?.who === 'clock' ? step.ms : 0, Date.now());
+    if (tickedAt === undefined) return [step ? 'no tick in the log since the step yet' : 'no tick in the log since the disk came back yet'];
+    this.healedAt = tickedAt;
     return [];
   }
 

@@ -1,7 +1,9 @@
 import { ConfigError, readClockConfig, readProbeConfig } from '../../apps/shared/config.ts';
 import { SCRIPT_EXIT } from '../lib/cli.ts';
 import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './options.ts';
-import { FAULT_DESCRIPTIONS, FAULT_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './plan.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './plan.ts';
+import { DISK_SIZES, machineMissing } from './machine.ts';
+import { DISK_FAULT_MS, HELD_DEADLINE_MS } from './machine-faults.ts';
 import { createProgress } from './progress.ts';
 import { RECOVERY_DEADLINE_MS } from './health.ts';
 import { renderReport, verdict } from './report.ts';
@@ -11,7 +13,7 @@ import { missing } from '../cluster/cluster.ts';
 import { CLUSTER_FAULT_DESCRIPTIONS, CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
 import { clusterVerdictOk, renderClusterReport, runClusterChaos } from './cluster-run.ts';
 
-const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby | --cluster]
+const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby | --cluster | --machine] [--kinds K,K…]
 
 Breaks the clock and the probe on purpose, one fault at a time at random moments, checks that each
 heals, then reads the clock's whole PM2 log and checks that no tick was lost. It runs against a PM2
@@ -29,10 +31,13 @@ log); for the probe, to PM2 reporting a new one online. All along, the process t
 thread: no tick number missing, no more repeats than crashes, and back to run 1 only where the clock
 logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
 
-  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby, ${defaultFaults(false, true)} with --cluster; at most ${MAX_FAULTS})
+  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby, ${defaultFaults(false, true)} with --cluster, ${defaultFaults(false, false, true)} with --machine,
+               two rounds of --kinds; at most ${MAX_FAULTS})
   --seed S     seed of the random choices (default: a new one, printed): the same seed, the same faults
   --standby    hot-standby mode: the sandbox runs CLOCK_STANDBY=1 (see below)
   --cluster    cluster mode: three test hosts, host-level faults (see below)
+  --machine    faults of the machine too: disks full and read-only, steps of the wall clock, a hung probe (see below)
+  --kinds K,…  only these kinds of the mode, each once per round (e.g. --machine --kinds fill-log,hang-probe)
 
 --standby: PM2 runs two clock instances; exactly one is active (owns the state lock, writes the
 heartbeat, ticks), the other is the standby, waiting to take over. "The clock" a fault strikes is the
@@ -55,12 +60,27 @@ After each: another host ticks (time to recover: the fault to its first tick), t
 stopped ticking before, and once healed it follows and the lead stays. At the end, over every host's
 log: no tick number lost, at most one repeat per thread per failover, never two hosts at once.
 
+--machine (Linux, root, Debian's libfaketime): the sandbox's LOG_DIR and STATE_DIR each a tmpfs of
+their own (${DISK_SIZES.log} and ${DISK_SIZES.state}, unmounted at the end whatever happens), the clock and the probe each
+under libfaketime with a wall clock of its own (PM2's daemon and chaos keep the true time; monotonic
+clocks are left alone, as a real step leaves them). Every plain kind, and these, once in each round of ${MACHINE_RUN_KINDS.length}:
+${MACHINE_FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+A disk stays full or read-only until PM2's \`held\` metric says the clock holds for it (at most
+${HELD_DEADLINE_MS / 1000} s: the log's last 4 KB page takes lines until it is full) and ${DISK_FAULT_MS / 1000} s at the least; time to
+recover runs from the moment it is given back to the first tick printed after (by the tick's own
+time in PM2's log). A step is watched for twice (PROBE_HANG_MS + PROBE_PERIOD_MS) after it and as
+long after the step back: the clock must stay the same process, the probe heal nothing (its
+\`heals: …\` metrics), every thread tick on; a heal then is a false heal and fails the run. Time to
+recover: from the step to the first tick after it. A hung probe: from kill -STOP to PM2 reporting
+a new probe online, the stopped one gone. The report judges the issue's targets on these figures.
+
 Environment: CLOCK_INTERVALS (default 0.2,0.4), CLOCK_TICKS (default 5), PROBE_PERIOD_MS (default 200),
 PROBE_HANG_MS (default 1000) set the sandbox's clock and probe.
 
 Exit codes: 0 every fault recovered and no tick was lost; 1 something did not recover, a tick was
 lost, two clocks overlapped too long or ticked at once, or the run itself failed (the lines before
-say which); 100 wrong usage; 130 interrupted by Ctrl-C (143 by SIGTERM), after cleaning up.`;
+say which); 3 --cluster or --machine needs root; 100 wrong usage; 130 interrupted by Ctrl-C (143 by
+SIGTERM), after cleaning up.`;
 
 async function main(): Promise<number> {
   const parsed = parseChaosArgs(process.argv.slice(2));
@@ -85,7 +105,14 @@ async function main(): Promise<number> {
   const progress = createProgress();
   // The run stops at its next step and cleans up its sandbox on the way out.
   const interruption = watchInterrupts('chaos', 'unwind');
-  const mode = options.standby ? ' --standby' : options.cluster ? ' --cluster' : '';
+  const mode = `${options.standby ? ' --standby' : options.cluster ? ' --cluster' : options.machine ? ' --machine' : ''}${options.kinds ? ` --kinds ${options.kinds.join(',')}` : ''}`;
+  if (options.machine) {
+    const cannot = machineMissing();
+    if (cannot) {
+      console.error(`chaos: --machine: ${cannot}`);
+      return process.getuid?.() !== 0 ? SCRIPT_EXIT.needsRoot : SCRIPT_EXIT.failed;
+    }
+  }
   progress.note(`seed ${options.seed}: npm run chaos -- --faults ${options.faults} --seed ${options.seed}${mode} repeats this run`);
   try {
     if (options.cluster) {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, faultKinds } from './plan.ts';
+import { ALL_FAULT_KINDS, FAULT_KINDS, faultKinds, isMachineFault, type FaultKind } from './plan.ts';
 import { MAX_SEED, newSeed } from './prng.ts';
 import { CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
 
@@ -10,23 +10,36 @@ export interface ChaosOptions {
   standby: boolean;
   /** Cluster mode (--cluster): three test hosts, one etcd cluster, host-level faults (scripts/cluster/). */
   cluster: boolean;
+  /** Faults of the machine too (--machine): full and read-only disks (tmpfs), steps of the wall clock (libfaketime), a hung probe. */
+  machine: boolean;
+  /** Only these kinds (--kinds), in the order of the mode's kinds; absent: every kind of the mode. */
+  kinds?: FaultKind[];
 }
 
 export type ParsedArgs = { kind: 'run'; options: ChaosOptions } | { kind: 'help' } | { kind: 'usage'; message: string };
 
 // One round of every kind, and then some: enough to see each heal twice in about a minute.
 export const DEFAULT_FAULTS = 2 * FAULT_KINDS.length;
-/** Two rounds of the kinds of the mode: 16 faults, 18 with --standby, 10 with --cluster. */
-export const defaultFaults = (standby: boolean, cluster = false): number => 2 * (cluster ? CLUSTER_FAULT_KINDS.length : faultKinds(standby).length);
+/** Two rounds of the kinds of the mode: 16 faults, 18 with --standby, 32 with --machine, 10 with --cluster. */
+export const defaultFaults = (standby: boolean, cluster = false, machine = false): number =>
+  2 * (cluster ? CLUSTER_FAULT_KINDS.length : faultKinds(standby, machine).length);
 export const MAX_FAULTS = 1_000;
 
 /** Reads chaos's command line; a wrong one is said in one line (what was expected, what was given). */
 export function parseChaosArgs(args: string[], makeSeed: () => number = newSeed): ParsedArgs {
-  let values: { faults?: string; seed?: string; standby?: boolean; cluster?: boolean; help?: boolean };
+  let values: { faults?: string; seed?: string; kinds?: string; standby?: boolean; cluster?: boolean; machine?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
-      options: { faults: { type: 'string' }, seed: { type: 'string' }, standby: { type: 'boolean' }, cluster: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        faults: { type: 'string' },
+        seed: { type: 'string' },
+        kinds: { type: 'string' },
+        standby: { type: 'boolean' },
+        cluster: { type: 'boolean' },
+        machine: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: false,
     }));
   } catch (error) {
@@ -35,16 +48,41 @@ export function parseChaosArgs(args: string[], makeSeed: () => number = newSeed)
   if (values.help) return { kind: 'help' };
   const standby = values.standby === true;
   const cluster = values.cluster === true;
-  if (standby && cluster) return { kind: 'usage', message: '--standby and --cluster are separate runs: give one of them' };
-  const faults = values.faults === undefined ? defaultFaults(standby, cluster) : wholeNumber(values.faults);
+  const machine = values.machine === true;
+  if ([standby, cluster, machine].filter(Boolean).length > 1) return { kind: 'usage', message: '--standby, --cluster and --machine are separate runs: give one of them' };
+  let kinds: FaultKind[] | undefined;
+  if (values.kinds !== undefined) {
+    if (cluster) return { kind: 'usage', message: '--kinds is for the runs on one machine, not --cluster' };
+    const chosen = chosenKinds(values.kinds, faultKinds(standby, machine));
+    if (typeof chosen === 'string') return { kind: 'usage', message: chosen };
+    kinds = chosen;
+  }
+  const byDefault = kinds ? 2 * kinds.length : defaultFaults(standby, cluster, machine);
+  const faults = values.faults === undefined ? byDefault : wholeNumber(values.faults);
   if (faults === undefined || faults < 1 || faults > MAX_FAULTS) {
-    return { kind: 'usage', message: `--faults ${JSON.stringify(values.faults)} is not valid: expected a whole number from 1 to ${MAX_FAULTS}, e.g. --faults ${defaultFaults(standby)}` };
+    return { kind: 'usage', message: `--faults ${JSON.stringify(values.faults)} is not valid: expected a whole number from 1 to ${MAX_FAULTS}, e.g. --faults ${byDefault}` };
   }
   const seed = values.seed === undefined ? makeSeed() : wholeNumber(values.seed);
   if (seed === undefined || seed > MAX_SEED) {
     return { kind: 'usage', message: `--seed ${JSON.stringify(values.seed)} is not valid: expected a whole number from 0 to ${MAX_SEED}, e.g. --seed 7` };
   }
-  return { kind: 'run', options: { faults, seed, standby, cluster } };
+  return { kind: 'run', options: { faults, seed, standby, cluster, machine, ...(kinds ? { kinds } : {}) } };
+}
+
+/**
+ * --kinds a,b,c: those of the mode's kinds, in the mode's order (so that the same list in another
+ * order plans the same run); or why not, in one line.
+ */
+function chosenKinds(text: string, ofMode: readonly FaultKind[]): FaultKind[] | string {
+  const named = text.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = named.filter((name) => !(ofMode as readonly string[]).includes(name));
+  if (named.length === 0 || unknown.length > 0) {
+    const other = unknown.find((name) => (ALL_FAULT_KINDS as readonly string[]).includes(name)) as FaultKind | undefined;
+    const mode = other === undefined ? '' : isMachineFault(other) ? ' (a kind of --machine)' : ' (a kind of --standby)';
+    const why = named.length === 0 ? 'no kind given' : other ? `${other} is not a kind of this mode${mode}` : `unknown kind ${JSON.stringify(unknown[0])}`;
+    return `--kinds ${JSON.stringify(text)} is not valid (${why}): expected kinds of the mode separated by commas, from ${ofMode.join(', ')}`;
+  }
+  return ofMode.filter((kind) => named.includes(kind));
 }
 
 function wholeNumber(text: string): number | undefined {

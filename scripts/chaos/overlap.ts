@@ -109,15 +109,28 @@ export class HeartbeatWriters {
 // Four samples per probe period at chaos's 200 ms: a second clock that outlives one period is seen.
 export const SAMPLE_PERIOD_MS = 50;
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * A write time stamped by a clock whose wall clock may be stepped by whole hours (--machine), on
+ * the true time: read within moments of its writing, it is off the true time by the step alone.
+ */
+export function unstepped(writtenAt: number, seenAt: number): number {
+  return writtenAt + Math.round((seenAt - writtenAt) / HOUR_MS) * HOUR_MS;
+}
+
 /**
  * Samples the clocks of this state in the process table, and the heartbeat's writer, every
- * SAMPLE_PERIOD_MS until stopped. `allowed`: how many clock processes may run at once.
+ * SAMPLE_PERIOD_MS until stopped. `allowed`: how many clock processes may run at once. `hourSteps`:
+ * the clock's wall clock is stepped by hours (--machine); the heartbeats' write times, by which
+ * they are ordered, are taken back to the true time.
  */
 export function watchClockOverlap(
   identity: ClockIdentity,
   heartbeatPath: string,
   allowed = 1,
   periodMs = SAMPLE_PERIOD_MS,
+  hourSteps = false,
 ): { stop(): Promise<{ overlap: OverlapSummary; writers: WritersSummary }> } {
   const tracker = new OverlapTracker(allowed);
   const writers = new HeartbeatWriters();
@@ -126,7 +139,7 @@ export function watchClockOverlap(
     tracker.record(Date.now(), clocksOfState(identity).map((proc) => proc.pid));
     // One read at a time: while one is slow, the samples meanwhile skip the heartbeat.
     reading ??= readHeartbeat(heartbeatPath).then((heartbeat) => {
-      writers.record(heartbeat);
+      writers.record(hourSteps && heartbeat ? { ...heartbeat, writtenAt: unstepped(heartbeat.writtenAt, Date.now()) } : heartbeat);
       reading = undefined;
     });
   };

@@ -18,11 +18,39 @@ export const FAULT_KINDS = [
  */
 export const STANDBY_FAULT_KINDS = [...FAULT_KINDS, 'sigkill-standby'] as const;
 
-export type FaultKind = (typeof STANDBY_FAULT_KINDS)[number];
+/**
+ * Faults of the machine under the clock (--machine): its disks and its wall clock, and a hung probe.
+ * A run with --machine draws from these and every plain kind, each once per round.
+ */
+export const MACHINE_FAULT_KINDS = [
+  'fill-log',
+  'fill-state',
+  'readonly-state',
+  'step-back-clock',
+  'step-ahead-clock',
+  'step-back-probe',
+  'step-ahead-probe',
+  'hang-probe',
+] as const;
 
-/** The kinds a run draws from: the plain ones, or in hot-standby mode those and the standby's own. */
-export function faultKinds(standby: boolean): readonly FaultKind[] {
-  return standby ? STANDBY_FAULT_KINDS : FAULT_KINDS;
+export const MACHINE_RUN_KINDS = [...FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
+
+/** Every kind there is, in the order the report lists them. */
+export const ALL_FAULT_KINDS = [...STANDBY_FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
+
+export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
+export type MachineFaultKind = (typeof MACHINE_FAULT_KINDS)[number];
+
+export const isMachineFault = (kind: FaultKind): kind is MachineFaultKind => (MACHINE_FAULT_KINDS as readonly FaultKind[]).includes(kind);
+
+/** The disk faults: what held the ticks is gone when the disk is freed (or writable again). */
+export const DISK_FAULTS: ReadonlySet<FaultKind> = new Set(['fill-log', 'fill-state', 'readonly-state']);
+/** The steps of the wall clock: one process's, by an hour either way, and back. */
+export const STEP_FAULTS: ReadonlySet<FaultKind> = new Set(['step-back-clock', 'step-ahead-clock', 'step-back-probe', 'step-ahead-probe']);
+
+/** The kinds a run draws from: the plain ones, and in hot-standby mode the standby's own, or with --machine the machine's. */
+export function faultKinds(standby: boolean, machine = false): readonly FaultKind[] {
+  return standby ? STANDBY_FAULT_KINDS : machine ? MACHINE_RUN_KINDS : FAULT_KINDS;
 }
 
 export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
@@ -35,6 +63,14 @@ export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'kill-daemon': 'kill -9 of the PM2 daemon, then pm2 resurrect; the clock stops with its daemon and comes back',
   'damage-checkpoint': 'garbage in checkpoint.json, then kill -9 of the clock; it moves the file aside and starts a fresh run 1',
   'sigkill-standby': 'kill -9 of the standby clock; the active ticks on undisturbed, PM2 restarts the standby',
+  'fill-log': "LOG_DIR's disk filled; the clock holds, the probe has PM2 reopen its log once freed, the ticks it never took are printed again",
+  'fill-state': "STATE_DIR's disk filled; the clock holds its ticks (its pulse through PM2) and ticks on by itself once freed",
+  'readonly-state': 'STATE_DIR remounted read-only; the clock holds its ticks and ticks on by itself once read-write',
+  'step-back-clock': "the clock's wall clock stepped back 1 h, later forward again; nothing is healed, it ticks on",
+  'step-ahead-clock': "the clock's wall clock stepped ahead 1 h, later back again; nothing is healed, it ticks on",
+  'step-back-probe': "the probe's wall clock stepped back 1 h, later forward again; nothing is healed, the clock ticks on",
+  'step-ahead-probe': "the probe's wall clock stepped ahead 1 h, later back again; nothing is healed, the clock ticks on",
+  'hang-probe': 'kill -STOP of the probe; the clock finds it hung and SIGKILLs it, PM2 restarts it',
 };
 
 /** The same faults in hot-standby mode, where the clock struck is the active one and a standby takes its place. */
@@ -77,7 +113,7 @@ export const WAIT_MS = { min: 500, max: 2_000 } as const;
 /**
  * The faults of a run, from its seed alone. Kinds come round-robin, each round in a shuffled order, so
  * that every kind occurs once `count` reaches the number of kinds, and no kind is more than one ahead.
- * `kinds` is FAULT_KINDS unless in hot-standby mode: a plain run's plan for a seed never changes.
+ * `kinds` is FAULT_KINDS unless a mode or --kinds says otherwise: a plain run's plan for a seed never changes.
  */
 export function planFaults<K extends string = FaultKind>(seed: number, count: number, threads: number, kinds: readonly K[] = FAULT_KINDS as readonly string[] as readonly K[]): PlannedFault<K>[] {
   const random = mulberry32(seed);

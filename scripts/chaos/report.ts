@@ -4,7 +4,8 @@ import { median } from '../lib/stats.ts';
 import type { ContinuityVerdict } from './continuity-verdict.ts';
 import type { OverlapSummary, WritersSummary } from './overlap.ts';
 import type { ProbeHeals } from './probe-heals.ts';
-import { STANDBY_FAULT_KINDS, type FaultKind } from './plan.ts';
+import { ALL_FAULT_KINDS, type FaultKind } from './plan.ts';
+import { renderTargets } from './targets.ts';
 
 /** One fault of a run and how it ended. */
 export interface FaultResult {
@@ -16,6 +17,10 @@ export interface FaultResult {
   problem: string | undefined;
   /** The pid the fault struck: the clock (in hot-standby mode the active one, or the standby), the probe, or the PM2 daemon. */
   target?: number | undefined;
+  /** A fault of the machine: the heals it called for none of (each in a line). */
+  falseHeals?: string[];
+  /** A disk fault: ms from the fault until the clock said it held for it. */
+  heldAfterMs?: number;
 }
 
 /** Everything a chaos run found, for the verdict and the report. */
@@ -23,6 +28,12 @@ export interface ChaosOutcome {
   seed: number;
   /** Hot-standby mode (--standby): two clock instances, one active, one standby. */
   standby: boolean;
+  /** Faults of the machine too (--machine). */
+  machine?: boolean;
+  /** The kinds the run was restricted to (--kinds), if it was. */
+  kinds?: FaultKind[];
+  /** The probe's PROBE_HANG_MS: a hung probe's target is this + 2 s. */
+  probeHangMs?: number;
   planned: number;
   results: FaultResult[];
   /** Why the run stopped before all planned faults, if it did. */
@@ -61,7 +72,7 @@ export function summarize(results: FaultResult[]): KindRow[] {
       maxMs: times.length > 0 ? Math.max(...times) : Number.NaN,
     };
   };
-  const rows = STANDBY_FAULT_KINDS.flatMap((kind) => {
+  const rows = ALL_FAULT_KINDS.flatMap((kind) => {
     const of = results.filter((result) => result.kind === kind);
     return of.length > 0 ? [row(kind, of)] : [];
   });
@@ -98,15 +109,19 @@ export function verdict(outcome: ChaosOutcome): { ok: boolean; reasons: string[]
 
 export function renderReport(outcome: ChaosOutcome): string {
   const { ok, reasons } = verdict(outcome);
-  const repeat = `--faults ${outcome.planned} --seed ${outcome.seed}${outcome.standby ? ' --standby' : ''}`;
+  const repeat = `--faults ${outcome.planned} --seed ${outcome.seed}${outcome.standby ? ' --standby' : ''}${outcome.machine ? ' --machine' : ''}${outcome.kinds ? ` --kinds ${outcome.kinds.join(',')}` : ''}`;
+  const targets = renderTargets(outcome);
   const sections = [
     [
       `chaos report (seed ${outcome.seed}; repeat with ${repeat})`,
       outcome.standby
         ? 'mode: hot standby (CLOCK_STANDBY=1): two clock instances, one active, one standby; "the clock" is the active one'
-        : 'mode: one clock (CLOCK_STANDBY=0)',
+        : outcome.machine
+          ? "mode: one clock (CLOCK_STANDBY=0), and faults of the machine (--machine): LOG_DIR and STATE_DIR each a small tmpfs; clock and probe each under libfaketime with a wall clock of its own, PM2's daemon on the true time"
+          : 'mode: one clock (CLOCK_STANDBY=0)',
     ].join('\n'),
     renderTable(summarize(outcome.results)),
+    ...(targets ? [targets] : []),
     `time to recover, fault by fault (ms):\n${recoveryChart(outcome.results)}`,
     renderContinuity(outcome.continuity, outcome.standby),
     renderOverlap(outcome.overlap, outcome.probePeriodMs),

@@ -19,6 +19,7 @@ import type { Pm2Client } from '../../apps/probe/pm2-client.ts';
 import type { Progress } from './progress.ts';
 import { describe, verdict, type ChaosOutcome, type FaultResult } from './report.ts';
 import { watchClockOverlap } from './overlap.ts';
+import { DISK_SIZES, Machine } from './machine.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { look, standbyInstance, type System } from './system.ts';
 
@@ -55,14 +56,18 @@ const STANDBY_SETTLED_MS = SETTLED_MS + 700;
  * up whatever happens. `signal` (Ctrl-C) stops it at the next step, cleaned up, with an AbortError.
  */
 export async function runChaos(options: ChaosOptions, progress: Progress, signal: AbortSignal): Promise<ChaosOutcome> {
-  const { standby } = options;
+  const { standby, machine: onMachine } = options;
   const settings = chaosSettings(process.env, standby);
   const threads = settings.CLOCK_INTERVALS?.split(',').length ?? 1;
   const probePeriodMs = Number(settings.PROBE_PERIOD_MS);
-  const plan = planFaults(options.seed, options.faults, threads, faultKinds(standby));
+  const probeHangMs = Number(settings.PROBE_HANG_MS);
+  const plan = planFaults(options.seed, options.faults, threads, options.kinds ?? faultKinds(standby, onMachine));
   const outcome: ChaosOutcome = {
     seed: options.seed,
     standby,
+    machine: onMachine,
+    ...(options.kinds ? { kinds: options.kinds } : {}),
+    probeHangMs,
     planned: plan.length,
     results: [],
     stoppedEarly: undefined,
@@ -74,10 +79,15 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
   };
   const sandbox = await createSandbox(settings);
   let rpc: Pm2Client | undefined;
+  let machine: Machine | undefined;
   try {
     const mode = standby ? 'hot standby (CLOCK_STANDBY=1): two clocks, one active; ' : '';
     progress.note(`a PM2 daemon of its own in ${sandbox.home}; ${mode}clock every ${settings.CLOCK_INTERVALS} s, ${settings.CLOCK_TICKS} ticks a run; probe every ${probePeriodMs} ms`);
-    await abortable(signal, startEcosystem(sandbox, standby));
+    if (onMachine) {
+      machine = await Machine.prepare(sandbox);
+      progress.note(`the machine: LOG_DIR on a ${DISK_SIZES.log} tmpfs, STATE_DIR on a ${DISK_SIZES.state} tmpfs; clock and probe under libfaketime (${machine.timeFiles.clock}, ${machine.timeFiles.probe}), PM2's daemon on the true time`);
+    }
+    await abortable(signal, startEcosystem(sandbox, standby, machine));
     // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
     process.env.PM2_HOME = sandbox.home;
     const { Pm2Client } = await import('../../apps/probe/pm2-client.ts');
@@ -90,11 +100,13 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       rpc,
       identity: clockIdentity(sandbox.stateDir),
       probePeriodMs,
+      probeHangMs,
       threads,
       standby,
+      machine,
     };
     // Two clock processes are the norm in hot-standby mode; a third is allowed only briefly.
-    const watch = watchClockOverlap(system.identity, statePaths(sandbox.stateDir).heartbeat, standby ? STANDBY_INSTANCES : 1);
+    const watch = watchClockOverlap(system.identity, statePaths(sandbox.stateDir).heartbeat, standby ? STANDBY_INSTANCES : 1, undefined, onMachine);
     try {
       outcome.stoppedEarly = await runFaults(system, plan, outcome.results, progress, signal);
     } finally {
@@ -107,7 +119,7 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
     if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
     return outcome;
   } finally {
-    await shutdown(sandbox, rpc, progress);
+    await shutdown(sandbox, rpc, progress, machine);
   }
 }
 
@@ -121,8 +133,16 @@ async function keepEvidence(sandbox: Sandbox): Promise<string> {
   return dir;
 }
 
-async function startEcosystem(sandbox: Sandbox, standby: boolean): Promise<void> {
-  await sandbox.pm2('start', ECOSYSTEM);
+async function startEcosystem(sandbox: Sandbox, standby: boolean, machine: Machine | undefined): Promise<void> {
+  if (machine) {
+    // The daemon first, on the true time; then each app with its own wall clock: PM2 passes the
+    // starting command's environment to the app, and keeps it for every restart and resurrect.
+    await sandbox.pm2('ping');
+    await sandbox.pm2With(machine.fakedEnv('probe'), 'start', ECOSYSTEM, '--only', 'probe');
+    await sandbox.pm2With(machine.fakedEnv('clock'), 'start', ECOSYSTEM, '--only', 'clock');
+  } else {
+    await sandbox.pm2('start', ECOSYSTEM);
+  }
   await sandbox.onlinePid('clock');
   await sandbox.onlinePid('probe');
   if (standby) {
@@ -153,7 +173,8 @@ async function runFaults(system: System, plan: PlannedFault[], results: FaultRes
     results.push(result);
     if (result.recovered) {
       if (healedByProbe) hangs.healed();
-      progress.update(fault.number, plan.length, `${describe(fault)}: recovered in ${result.recoveryMs} ms`);
+      const held = result.heldAfterMs === undefined ? '' : ` (held ${(result.heldAfterMs / 1000).toFixed(1)} s after the fault)`;
+      progress.update(fault.number, plan.length, `${describe(fault)}: recovered in ${result.recoveryMs} ms${held}`);
     } else {
       progress.note(`fault ${fault.number} ${describe(fault)} did not recover: ${result.problem}`);
       await abortable(signal, repair(system));
@@ -166,10 +187,13 @@ async function breakAndWatch(system: System, fault: PlannedFault): Promise<Fault
   const base = { number: fault.number, kind: fault.kind, thread: fault.thread };
   try {
     const injected = await injectFault(system, fault);
-    const recovery = await awaitRecovery(system, injected);
-    const { before } = injected;
-    const target = { 'sigkill-standby': before.standbyPid, 'sigkill-probe': before.probePid, 'kill-daemon': before.daemonPid }[fault.kind as string] ?? before.clockPid;
-    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem, target };
+    const { before, machine } = injected;
+    const struck = ['sigkill-probe', 'hang-probe', 'step-back-probe', 'step-ahead-probe'].includes(fault.kind) ? before.probePid : undefined;
+    const target = { 'sigkill-standby': before.standbyPid, 'kill-daemon': before.daemonPid }[fault.kind as string] ?? struck ?? before.clockPid;
+    const recovery = machine?.problem ? undefined : await awaitRecovery(system, injected);
+    const ofMachine = machine ? { falseHeals: machine.falseHeals, ...(machine.heldAfterMs === undefined ? {} : { heldAfterMs: machine.heldAfterMs }) } : {};
+    if (!recovery) return { ...base, recovered: false, recoveryMs: undefined, problem: machine?.problem, target, ...ofMachine };
+    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem, target, ...ofMachine };
   } catch (error) {
     return { ...base, recovered: false, recoveryMs: undefined, problem: `could not be done: ${error instanceof Error ? error.message : String(error)}` };
   }
@@ -198,9 +222,9 @@ async function settle(system: System): Promise<string | undefined> {
   }
 }
 
-/** After a fault that did not heal: ends a stopped clock, brings back a dead daemon, restarts what is not online. */
+/** After a fault that did not heal: ends a stopped clock (or probe), brings back a dead daemon, restarts what is not online. */
 async function repair(system: System): Promise<void> {
-  killAll(clocksOfState(system.identity).filter((proc) => proc.state === 'T'));
+  killAll([...clocksOfState(system.identity), ...processesOf(system.home, system.stateDir)].filter((proc) => proc.state === 'T'));
   const daemon = system.rpc.daemonPid();
   if (daemon === undefined || !isAlive(daemon)) await system.pm2('resurrect').catch(() => {});
   const seen = await look(system);
@@ -237,11 +261,17 @@ class HangBudget {
   }
 }
 
-async function shutdown(sandbox: Sandbox, rpc: Pm2Client | undefined, progress: Progress): Promise<void> {
+async function shutdown(sandbox: Sandbox, rpc: Pm2Client | undefined, progress: Progress, machine: Machine | undefined): Promise<void> {
   // For good: a look still in flight after an interrupt must not reconnect to the daemon killed next.
   await rpc?.close();
   // A stopped clock would hold pm2 kill up for its whole kill_timeout.
   killAll(processesOf(sandbox.home, sandbox.stateDir).filter((proc) => proc.state === 'T'));
+  if (machine) {
+    // The daemon and its apps first: they hold files open on the disks, and a busy disk cannot be unmounted.
+    await sandbox.pm2('kill').catch(() => {});
+    killAll(processesOf(sandbox.home, sandbox.stateDir));
+    for (const problem of await machine.release()) progress.note(`cleanup: ${problem}`);
+  }
   await sandbox.cleanup().catch((error: unknown) => progress.note(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
   const left = killAll(processesOf(sandbox.home, sandbox.stateDir));
   if (left.length > 0) progress.note(`cleanup: ended processes the daemon left behind: ${left.join(', ')}`);

@@ -4,6 +4,7 @@ import { readHeartbeat, type Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import type { Pm2Result } from '../lib/pm2-cli.ts';
 import { clocksOfState } from './clock-processes.ts';
+import type { Machine } from './machine.ts';
 import { sizeOf } from './pm2-logs.ts';
 import { pm2AppOf, type Pm2App, type Pm2Client, type RawPm2Process } from '../../apps/probe/pm2-client.ts';
 
@@ -17,9 +18,13 @@ export interface System {
   rpc: Pm2Client;
   identity: ClockIdentity;
   probePeriodMs: number;
+  /** The probe's PROBE_HANG_MS. */
+  probeHangMs: number;
   threads: number;
   /** Hot-standby mode (CLOCK_STANDBY=1): PM2 runs two clock instances, one active, one standby. */
   standby: boolean;
+  /** --machine: the disks and wall clocks under the sandbox, for the faults of the machine. */
+  machine?: Machine | undefined;
 }
 
 /** One PM2 instance of the clock, with the role it last published to PM2 (hot standby: 'active' or 'standby'). */

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FAULT_KINDS, faultKinds, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/chaos/plan.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS, faultKinds, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/chaos/plan.ts';
 import { mulberry32, randomInt, shuffle } from '../../scripts/chaos/prng.ts';
 
 const Prng = suite('mulberry32');
@@ -43,6 +43,12 @@ Prng.run();
 // ---
 
 const Plan = suite('planFaults');
+
+// `planFaults(1, 10, 2)` as the plan had it before the kinds of the machine were added (commit 8c60668).
+const SEED_1_PLAIN = [
+  ['hang-clock', 1581, 0], ['sigterm-clock', 1139, 0], ['kill-daemon', 1993, 0], ['damage-checkpoint', 1183, 0], ['crash-thread', 1233, 1],
+  ['stall-clock', 1106, 0], ['sigkill-clock', 871, 0], ['sigkill-probe', 731, 0], ['crash-thread', 1141, 2], ['sigkill-probe', 1698, 0],
+];
 
 Plan('the same seed, the same schedule: kinds, waits and threads', () => {
   assert.equal(planFaults(7, 50, 2), planFaults(7, 50, 2));
@@ -93,6 +99,28 @@ Plan('hot standby: every round of 8 also holds a kill of the standby; a plain pl
   }
   assert.equal(planFaults(3, 20, 2), planFaults(3, 20, 2, FAULT_KINDS));
   assert.not.ok(planFaults(3, 100, 2).some((fault) => fault.kind === 'sigkill-standby'));
+});
+
+Plan('--machine: every round of 16 holds each plain kind and each kind of the machine once; a plain plan never does, and is as it was', () => {
+  assert.equal(faultKinds(false, true), MACHINE_RUN_KINDS);
+  assert.equal([...MACHINE_RUN_KINDS], [...FAULT_KINDS, ...MACHINE_FAULT_KINDS]);
+  for (const seed of [1, 2, 3, 4242]) {
+    const plan = planFaults(seed, 5 * MACHINE_RUN_KINDS.length, 2, faultKinds(false, true));
+    for (let start = 0; start < plan.length; start += MACHINE_RUN_KINDS.length) {
+      const round = plan.slice(start, start + MACHINE_RUN_KINDS.length).map((fault) => fault.kind);
+      assert.equal([...round].sort(), [...MACHINE_RUN_KINDS].sort(), `seed ${seed}, round from fault ${start + 1}`);
+    }
+    // As many of each: ≥ 5 of every disk fault and 20 steps in 5 rounds.
+    for (const kind of MACHINE_RUN_KINDS) assert.is(plan.filter((fault) => fault.kind === kind).length, 5, kind);
+  }
+  // A plain run's plan for a seed is what it was before --machine existed (seed 1's, recorded then).
+  assert.equal(planFaults(1, 10, 2).map((fault) => [fault.kind, fault.waitMs, fault.thread]), SEED_1_PLAIN);
+  assert.equal(planFaults(3, 40, 2), planFaults(3, 40, 2, faultKinds(false, false)));
+  assert.not.ok(planFaults(3, 200, 2).some((fault) => (MACHINE_FAULT_KINDS as readonly string[]).includes(fault.kind)));
+});
+
+Plan('every kind has a description, for --help', () => {
+  for (const kind of [...MACHINE_RUN_KINDS, ...STANDBY_FAULT_KINDS]) assert.ok(FAULT_DESCRIPTIONS[kind].length > 20, kind);
 });
 
 Plan.run();

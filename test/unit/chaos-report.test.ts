@@ -157,3 +157,75 @@ Chart('progress: a bar on a terminal; plain lines, outcomes only, elsewhere', ()
 });
 
 Chart.run();
+
+// ---
+
+const Machine = suite('--machine: the rows and the targets of the faults of the machine');
+
+const machineOutcome = (results: FaultResult[], changes: Partial<ChaosOutcome> = {}) => outcome(results, { machine: true, probeHangMs: 1000, ...changes });
+const times = (kind: FaultKind, ...ms: number[]) => ms.map((value) => ({ ...healed(kind, value), falseHeals: [] as string[] }));
+const fullRun = (): FaultResult[] => [
+  ...times('fill-log', 1400, 1300, 1600, 1500, 1450).map((result) => ({ ...result, heldAfterMs: 6000 })),
+  ...times('fill-state', 600, 700, 650, 550, 800),
+  ...times('readonly-state', 700, 600, 620, 640, 660),
+  ...times('step-back-clock', 200, 210),
+  ...times('step-ahead-clock', 190, 205),
+  ...times('step-back-probe', 150),
+  ...times('step-ahead-probe', 180),
+  ...times('hang-probe', 1400, 1500, 2100),
+  healed('sigkill-clock', 400),
+];
+
+Machine('rows of the machine kinds after the plain ones, in the order of the kinds', () => {
+  const rows = summarize([healed('hang-probe', 1400), healed('fill-log', 1500), healed('sigkill-clock', 400), healed('step-ahead-probe', 150)]);
+  assert.equal(rows.map((row) => row.kind), ['sigkill-clock', 'fill-log', 'step-ahead-probe', 'hang-probe', 'all']);
+  const report = renderReport(machineOutcome(fullRun()));
+  assert.match(report, /^fill-log\s+5\s+5\/5\s+1300 ms\s+1450 ms\s+1600 ms$/m);
+  assert.match(report, /^hang-probe\s+3\s+3\/3\s+1400 ms\s+1500 ms\s+2100 ms$/m);
+  assert.match(report, /^all\s+25\s+25\/25\s/m);
+  assert.match(report, 'repeat with --faults 25 --seed 7 --machine)');
+  assert.match(report, /^mode: one clock \(CLOCK_STANDBY=0\), and faults of the machine \(--machine\)/m);
+});
+
+Machine('every target met: each figure printed with it', () => {
+  const report = renderReport(machineOutcome(fullRun()));
+  assert.match(report, [
+    '  after the state\'s or the log\'s filesystem frees up: ticking again, nothing missing from the log, within 5 s (median over ≥ 5 of each)',
+    '    median from the disk given back to the first tick after: fill-log 1450 ms (5 of 5), fill-state 650 ms (5 of 5), readonly-state 640 ms (5 of 5); nothing missing from the log: yes',
+    '    (the clock said it held, by PM2\'s held metric, a median of fill-log 6000 ms, fill-state -, readonly-state - after the fault)',
+    '    met',
+  ].join('\n'));
+  assert.match(report, '  0 false heals over ≥ 10 clock steps of ±1 h in either process\n    0 false heals over 12 steps: 6 step faults (of 6)');
+  assert.match(report, '  a hung probe replaced within PROBE_HANG_MS + 2 s (3000 ms)\n    kill -STOP to a new probe online, the stopped one gone: median 1500 ms, max 2100 ms, over 3 of 3\n    met');
+  assert.not.match(report, 'NOT MET');
+  assert.match(report, 'verdict: PASS');
+});
+
+Machine('not met: a slow disk, too few faults, a false heal, a slow probe, a tick missing; each says why', () => {
+  const results = fullRun().map((result) => (result.kind === 'fill-state' ? { ...result, recoveryMs: 5200 } : result));
+  const falseHeal = { ...failed('step-back-clock', 'false heal: the probe pid 9 healed the clock as hung'), falseHeals: ['the probe pid 9 healed the clock as hung'] };
+  const slowProbe = healed('hang-probe', 3100);
+  const fewer = results.filter((result) => !(result.kind === 'readonly-state' && result.recoveryMs === 700));
+  const report = renderReport(machineOutcome([...fewer, falseHeal, slowProbe], { continuity: { ...goodContinuity(), ok: false, problems: ['thread-1: after run 2 tick 2/5 came run 2 tick 4/5'] } }));
+  assert.match(report, 'NOT MET: fill-state median over 5 s; 4 readonly-state of the 5 needed; ticks missing from the log');
+  assert.match(report, 'NOT MET: 1 false heal(s): the probe pid 9 healed the clock as hung');
+  assert.match(report, '1 false heals over 14 steps: 7 step faults (of 7)');
+  assert.match(report, 'NOT MET: 1 replaced later than 3000 ms');
+  assert.match(report, /fault \d+ \(step-back-clock\) did not recover: false heal: the probe pid 9 healed the clock as hung/);
+});
+
+Machine('too few steps is not met; a step that failed for another reason is not counted as a step', () => {
+  const results = [...times('step-back-clock', 200, 210), { ...failed('step-ahead-probe', 'could not be done: the probe (pid 5) does not run under libfaketime'), falseHeals: [] }];
+  const report = renderReport(machineOutcome(results, { kinds: ['step-back-clock', 'step-ahead-probe'] }));
+  assert.match(report, '0 false heals over 4 steps: 2 step faults (of 3)');
+  assert.match(report, 'NOT MET: 4 steps of the 10 needed');
+  assert.not.match(report, 'hung probe replaced', '--kinds left hang-probe out: no target for it');
+  assert.not.match(report, 'filesystem frees up');
+  assert.match(report, 'repeat with --faults 3 --seed 7 --machine --kinds step-back-clock,step-ahead-probe)');
+});
+
+Machine('a plain run has no targets of the machine', () => {
+  assert.not.match(renderReport(outcome([healed('sigkill-clock', 400)])), 'targets');
+});
+
+Machine.run();
