@@ -29,6 +29,18 @@ try {
     // etcd's gRPC client (cluster mode only) is loaded as installed, in a chunk of its own, and only then.
     external: ['etcd3'],
   });
+  // The clock's watch on the probe, loaded a second after the clock is ready, is a bundle of its own:
+  // in the clock's build, the modules it shares with clock.ts would be split out of clock.ts's chunk
+  // into chunks of their own, and every start would load those files too. The process table and the
+  // kill it loads only to end a hung probe stay chunks of their own.
+  await build({
+    ...common,
+    entryPoints: { 'clock/probe-watch': join(root, 'apps/clock/probe-watch.ts') },
+    outdir: dist,
+    format: 'esm',
+    splitting: true,
+    chunkNames: 'clock/watch-[name]-[hash]',
+  });
   // The probe loads PM2's client library as it is installed (it is not made to be bundled).
   await build({ ...common, entryPoints: { 'probe/main': join(root, 'apps/probe/main.ts') }, outdir: dist, format: 'esm', packages: 'external' });
   // The worker is CommonJS: a worker thread boots ~6 ms faster without the ES module loader.

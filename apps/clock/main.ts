@@ -13,6 +13,8 @@ import { Supervisor } from './supervisor.ts';
 
 // Well inside PM2's kill_timeout (3 s in ecosystem.config.js): past it, the stop gives up waiting.
 const STOP_DEADLINE_MS = 2_000;
+// How long after ready the clock starts to watch the probe.
+const PROBE_WATCH_AFTER_MS = 1_000;
 
 let clock: Clock | undefined;
 let supervisor: Supervisor | undefined;
@@ -84,3 +86,11 @@ supervisor = new Supervisor({
 const { Clock: ClockProper } = await import('./clock.ts');
 clock = new ClockProper(config, supervisor, Math.round(performance.timeOrigin), () => void stop(EXIT.deposed));
 await clock.start().catch(exitOnConfigError);
+// The clock that owns the state watches the probe in turn (probe-watch.ts), loaded a moment after
+// it is ready: no part of a start, whose time is what a restart is judged on. Built, it is a bundle
+// of its own (scripts/build.js), named so that the clock's bundle does not take it in.
+const PROBE_WATCH = import.meta.url.endsWith('.ts') ? './probe-watch.ts' : './probe-watch.js';
+setTimeout(() => {
+  if (stopping) return;
+  void (import(PROBE_WATCH) as Promise<typeof import('./probe-watch.ts')>).then(({ watchProbe }) => watchProbe(config.stateDir, warn));
+}, PROBE_WATCH_AFTER_MS).unref();

@@ -4,10 +4,13 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, PROJECT_ROOT, readProbeConfig, type ProbeConfig } from '../shared/config.ts';
 import { EXIT } from '../shared/exit-codes.ts';
+import { pulseEveryMs } from '../shared/probe-pulse.ts';
+import { statePaths } from '../shared/state-dir.ts';
 import { realpathOrUndefined } from './identity.ts';
+import { OwnPulse } from './own-pulse.ts';
 import { Pm2Client } from './pm2-client.ts';
 import { Probe } from './probe.ts';
-import { currentUser, procTableProblem } from './proc-table.ts';
+import { currentUser, procTableProblem, readStat } from './proc-table.ts';
 
 /**
  * The probe's entry point: settings, signals, exit codes, and the loop that looks at the clock once
@@ -44,11 +47,23 @@ const probe = new Probe({
   warn,
 });
 
+// The clock watches this probe in turn (apps/clock/probe-watch.ts) through this pulse.
+const pulse = new OwnPulse({
+  path: statePaths(config.stateDir).probePulse,
+  pid: process.pid,
+  createTime: readStat(process.pid)?.createTime ?? null,
+  pulseMs: pulseEveryMs(config.periodMs),
+  hangMs: config.hangMs,
+  warn,
+});
+pulse.start();
+
 let running = true;
 async function stop(reason: string): Promise<void> {
   if (!running) return;
   running = false;
   log(`${reason}; stopping`);
+  await pulse.stop();
   await pm2.disconnect();
   process.exit(EXIT.ok);
 }

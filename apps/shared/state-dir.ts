@@ -15,6 +15,8 @@ export function statePaths(stateDir: string) {
     clusterLease: join(stateDir, 'cluster-lease.json'),
     /** Whether the last start became healthy: drives the start back-off. */
     starts: join(stateDir, 'starts.json'),
+    /** The probe's own pulse, for the clock to watch the watcher (probe-pulse.ts); gone while no probe runs. */
+    probePulse: join(stateDir, 'probe.json'),
   };
 }
 
