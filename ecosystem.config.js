@@ -88,9 +88,16 @@ export const apps = [
     instances: 1,
     env: probeEnv,
     kill_timeout: 3000,
+    // Restart at once. A probe the clock ended as hung (apps/clock/probe-watch.ts) must be back within
+    // PROBE_HANG_MS + 2 s however often it hangs: PM2's exp_backoff_restart_delay grows by half at
+    // every restart (100 ms … 15 s) and is reset only after 30 s up, so the 8th hang in a row came
+    // back 3.1 s after PROBE_HANG_MS=1000, the 9th 3.9 s (scripts/bench/probe-hang.ts).
     autorestart: true,
-    // The probe's start time matters less than the clock's: PM2's usual crash-loop back-off is fine.
-    exp_backoff_restart_delay: 100,
+    restart_delay: 0,
+    // PM2's own guard for a probe that cannot even load, as for the clock: 10 starts that each die
+    // within 1 s -> errored (nothing restarts an errored probe; npm run status shows it).
+    min_uptime: 1000,
+    max_restarts: 10,
     // 78: a bad setting; 69: no way to read the process table here (exit-codes.ts). Restarting fixes neither.
     stop_exit_codes: [78, 69],
     out_file: join(logDir, 'probe.out.log'),
