@@ -1,4 +1,5 @@
 import { checkContinuity, withResetLines } from '../lib/tick-continuity.ts';
+import { onTrueTime } from './machine-faults.ts';
 import { takeovers } from './standby.ts';
 
 /** The tick-continuity verdict of a chaos run, from the clock's whole out and error logs. */
@@ -35,9 +36,11 @@ const WORKER_DOWN = /^clock: (thread-\d+) (exited with code|stopped ticking|did 
  * No tick number may be missing, in any run of any thread; a repeat is allowed once per crash of
  * what printed it: a clock process that ended (every start after the first), or that thread's worker.
  * A clock that lost its PM2 daemon prints its last second's ticks again: each of them is a repeat.
+ * `hourSteps`: the clock's wall clock was stepped by whole hours (--machine): its tick times, by which
+ * the damaged-checkpoint lines are put in their place, are read on the true time.
  */
-export function judgeContinuity(outText: string, errText: string): ContinuityVerdict {
-  const continuity = checkContinuity(withResetLines(outText, errText), { rewinds: true });
+export function judgeContinuity(outText: string, errText: string, hourSteps = false): ContinuityVerdict {
+  const continuity = checkContinuity(withResetLines(hourSteps ? onTrueTime(outText) : outText, errText), { rewinds: true });
   const outLines = outText.split('\n');
   const errLines = errText.split('\n');
   const resetLines = continuity.resets;

@@ -5,7 +5,7 @@ import type { Injected } from './faults.ts';
 import { ACTIVE_CLOCK_FAULTS, CLOCK_PROCESS_FAULTS } from './plan.ts';
 import { readSince, sizeOf } from './pm2-logs.ts';
 import { takeoverFrom } from './standby.ts';
-import { firstTickAfter, noteFalseHeals, type MachineInjected } from './machine-faults.ts';
+import { firstTickAfter, noteFalseHeals, probeReplaced, type MachineInjected } from './machine-faults.ts';
 import { isAlive } from '../lib/wait.ts';
 import { logPaths, look, standbyInstance, type Look, type System } from './system.ts';
 
@@ -163,8 +163,9 @@ class RecoverySigns {
       this.healedAt ??= seen.at;
       return [];
     }
-    if (seen.probe && seen.probe.pid > 0 && seen.probe.pid !== before.probePid) {
-      this.broken = `the probe was replaced (pid ${before.probePid}, now ${seen.probe.pid}), which no fault called for`;
+    const replaced = await probeReplaced(this.system, before, seen);
+    if (replaced) {
+      this.broken = `${replaced}, though this fault calls for no new probe`;
       return [];
     }
     const step = machine.step;

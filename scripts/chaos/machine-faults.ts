@@ -4,9 +4,10 @@ import { readEnviron } from '../../apps/probe/proc-table.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { HELD_METRIC } from '../../apps/shared/pm2-pulse.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
-import { parseTickLine } from '../../apps/shared/tick-line.ts';
+import { formatTickLine, parseTickLine } from '../../apps/shared/tick-line.ts';
 import { tickTimeMs } from '../lib/tick-continuity.ts';
 import type { Machine, Stepped } from './machine.ts';
+import { unstepped } from './overlap.ts';
 import type { FaultKind } from './plan.ts';
 import { readSince } from './pm2-logs.ts';
 import { logPaths, look, type Before, type Look, type System } from './system.ts';
@@ -143,12 +144,12 @@ async function stepFault(system: System, machine: Machine, kind: FaultKind, befo
   const at = Date.now();
   injected.step = { who, ms, backAt: 0 };
   try {
-    injected.problem = (who === 'clock' ? await stepLanded(system, ms) : undefined) ?? (await watchUnhealed(system, injected, before.outSize, at, who === 'clock' ? ms : 0, watchMs, 'the step'));
+    injected.problem = (who === 'clock' ? await stepLanded(system, ms) : undefined) ?? (await watchUnhealed(system, injected, before, at, who === 'clock' ? ms : 0, watchMs, 'the step'));
   } finally {
     await machine.step(who, 0);
     injected.step.backAt = Date.now();
   }
-  injected.problem ??= await watchUnhealed(system, injected, before.outSize, injected.step.backAt, 0, watchMs, 'the step back');
+  injected.problem ??= await watchUnhealed(system, injected, before, injected.step.backAt, 0, watchMs, 'the step back');
   return at;
 }
 
@@ -167,17 +168,31 @@ async function stepLanded(system: System, ms: number): Promise<string | undefine
 }
 
 /** Watches for `forMs`: no heal, the probe not restarted; then every thread must have ticked since `from`. */
-async function watchUnhealed(system: System, injected: MachineInjected, outSize: number, from: number, offsetMs: number, forMs: number, what: string): Promise<string | undefined> {
+async function watchUnhealed(system: System, injected: MachineInjected, before: Before, from: number, offsetMs: number, forMs: number, what: string): Promise<string | undefined> {
   const until = performance.now() + forMs;
   while (performance.now() < until) {
     const seen = await look(system);
     if (noteFalseHeals(injected, seen)) return injected.problem;
-    if (seen.probe && seen.probe.pid > 0 && seen.probe.pid !== injected.unhealed.probePid) return `the probe was replaced (pid ${injected.unhealed.probePid}, now ${seen.probe.pid}) after ${what}`;
+    const replaced = await probeReplaced(system, before, seen);
+    if (replaced) return `${replaced}, after ${what}`;
     await sleep(POLL_MS);
   }
-  const ticked = ticksAfter(await readSince(logPaths(system).out, outSize), from, offsetMs, Date.now());
+  const ticked = ticksAfter(await readSince(logPaths(system).out, before.outSize), from, offsetMs, Date.now());
   const silent = Array.from({ length: system.threads }, (_, index) => `thread-${index + 1}`).filter((thread) => !ticked.has(thread));
   return silent.length > 0 ? `${silent.join(' and ')} printed no tick in the ${(forMs / 1000).toFixed(1)} s after ${what}` : undefined;
+}
+
+// The clock's line when it ends a probe that stopped beating (apps/clock/probe-watch.ts).
+const PROBE_ENDED = /^clock: the probe pid \d+ has not beaten for .*$/m;
+
+/**
+ * Whether the probe is another process than before (which no fault but a hung probe calls for), in
+ * a line that says so, with the clock's own line if it was the clock that ended it.
+ */
+export async function probeReplaced(system: System, before: Before, seen: Look): Promise<string | undefined> {
+  if (!seen.probe || seen.probe.pid <= 0 || seen.probe.pid === before.probePid) return undefined;
+  const ended = PROBE_ENDED.exec(await readSince(logPaths(system).err, before.errSize))?.[0];
+  return `the probe was replaced (pid ${before.probePid}, now ${seen.probe.pid})${ended ? `: "${ended}"` : ''}`;
 }
 
 /** Notes the heals nothing called for in `seen`; true (and the fault's problem set) if there were any. */
@@ -203,6 +218,26 @@ export function ticksAfter(text: string, from: number, offsetMs: number, now: nu
     if (Math.abs(at - now) < STEPPED_BEYOND_MS && at >= from) first.set(tick.thread, at);
   }
   return first;
+}
+
+/**
+ * A clock log whose tick times were printed by a clock stepped by whole hours now and then, with
+ * each tick time on the true time: off the tick before by about a whole number of hours, it is taken
+ * back by them (ticks come well within half an hour of each other; the first came before any step).
+ */
+export function onTrueTime(text: string): string {
+  let reference: number | undefined;
+  return text
+    .split('\n')
+    .map((line) => {
+      const tick = parseTickLine(line);
+      if (!tick) return line;
+      const printed = tickTimeMs(tick);
+      const at = reference === undefined ? printed : unstepped(printed, reference);
+      reference = at;
+      return at === printed ? line : formatTickLine(tick.thread, tick.run, tick.tick, tick.ticksPerRun, at);
+    })
+    .join('\n');
 }
 
 /** The true time of the first tick, of any thread, printed at or after `from`; see ticksAfter. */

@@ -113,7 +113,7 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       ({ overlap: outcome.overlap, writers: outcome.writers } = await watch.stop());
       progress.finish();
     }
-    outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'));
+    outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'), onMachine);
     const struck = (kind: PlannedFault['kind']) => outcome.results.flatMap((result) => (result.kind === kind && result.target ? [result.target] : []));
     outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), { hung: struck('hang-clock'), stalled: struck('stall-clock') });
     if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
@@ -212,6 +212,9 @@ async function settle(system: System): Promise<string | undefined> {
         if (problems.length === 0 && (readyAt === null || readyAt === undefined || seen.at - readyAt < SETTLED_MS)) problems = ['the clock has not been ready long'];
         const standby = system.standby ? standbyInstance(seen.instances, seen.clock) : undefined;
         if (problems.length === 0 && standby && seen.at - standby.launchedAt < STANDBY_SETTLED_MS) problems = ['the standby has not been waiting long'];
+        // --machine judges the probe too (no fault of the machine but a hung probe may replace it):
+        // like the clock, it is struck only once it has been up a moment, not while still starting.
+        if (problems.length === 0 && system.machine && seen.probe && seen.at - seen.probe.launchedAt < SETTLED_MS) problems = ['the probe has not been up long'];
         return problems.length === 0;
       },
       RECOVERY_DEADLINE_MS,

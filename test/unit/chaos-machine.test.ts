@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { falseHealsSince, firstTickAfter, ticksAfter, type Unhealed } from '../../scripts/chaos/machine-faults.ts';
+import { judgeContinuity } from '../../scripts/chaos/continuity-verdict.ts';
+import { falseHealsSince, firstTickAfter, onTrueTime, ticksAfter, type Unhealed } from '../../scripts/chaos/machine-faults.ts';
 import { unstepped } from '../../scripts/chaos/overlap.ts';
 import type { Look } from '../../scripts/chaos/system.ts';
 import { formatTickLine } from '../../apps/shared/tick-line.ts';
@@ -34,6 +35,23 @@ Ticks('the clock stepped ahead an hour', () => {
   const log = [line(1, 1, T - 200), line(1, 2, T + 100 + HOUR)].join('\n');
   assert.is(firstTickAfter(log, T, HOUR, T + 1_000), T + 100);
   assert.is(firstTickAfter(log, T, 0, T + 1_000), undefined, 'a tick an hour ahead is not one on the true time');
+});
+
+Ticks('a log printed by a clock stepped back and ahead, read on the true time: the damaged-checkpoint line goes where it happened', () => {
+  const out = [
+    line(1, 1, T), line(1, 2, T + 200),
+    line(1, 3, T + 400 + HOUR), line(1, 4, T + 600 + HOUR), // stepped ahead an hour
+    line(1, 5, T + 800),
+    formatTickLine('thread-1', 1, 1, 5, T + 2_000), // after the damaged checkpoint, moved aside at T + 1.5 s
+  ].join('\n');
+  assert.equal(onTrueTime(out).split('\n').map((text) => text.slice(-12)), [T, T + 200, T + 400, T + 600, T + 800, T + 2_000].map((at) => line(1, 1, at).slice(-12)));
+  const stamp = new Date(T + 1_500).toISOString().replace(/:/g, '-').replace('.', '-');
+  const reset = `clock: the checkpoint was damaged (not JSON); moved it aside to /s/checkpoint.json.damaged-${stamp}; starting a fresh run 1`;
+  // Read as printed, the ticks an hour ahead take the reset line before them, and run 1 then breaks.
+  assert.not.ok(judgeContinuity(out, reset).ok);
+  const verdict = judgeContinuity(out, reset, true);
+  assert.equal(verdict.problems, []);
+  assert.is(verdict.resets, 1);
 });
 
 Ticks.run();
