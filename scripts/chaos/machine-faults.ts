@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readEnviron } from '../../apps/probe/proc-table.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { HELD_METRIC } from '../../apps/shared/pm2-pulse.ts';
+import { lookAtProbePulse } from '../../apps/shared/probe-pulse.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { formatTickLine, parseTickLine } from '../../apps/shared/tick-line.ts';
 import { tickTimeMs } from '../lib/tick-continuity.ts';
@@ -144,7 +145,7 @@ async function stepFault(system: System, machine: Machine, kind: FaultKind, befo
   const at = Date.now();
   injected.step = { who, ms, backAt: 0 };
   try {
-    injected.problem = (who === 'clock' ? await stepLanded(system, ms) : undefined) ?? (await watchUnhealed(system, injected, before, at, who === 'clock' ? ms : 0, watchMs, 'the step'));
+    injected.problem = (await stepLanded(system, who, ms)) ?? (await watchUnhealed(system, injected, before, at, who === 'clock' ? ms : 0, watchMs, 'the step'));
   } finally {
     await machine.step(who, 0);
     injected.step.backAt = Date.now();
@@ -153,18 +154,23 @@ async function stepFault(system: System, machine: Machine, kind: FaultKind, befo
   return at;
 }
 
-/** Whether the clock's own stamps show the step: its heartbeat's write time. */
-async function stepLanded(system: System, ms: number): Promise<string | undefined> {
-  const path = statePaths(system.stateDir).heartbeat;
+/** Whether the stepped process's own stamps show the step: the clock's heartbeat, the probe's pulse (their write times). */
+async function stepLanded(system: System, who: Stepped, ms: number): Promise<string | undefined> {
+  const paths = statePaths(system.stateDir);
+  const stamp = async (): Promise<number | undefined> => {
+    if (who === 'clock') return (await readHeartbeat(paths.heartbeat))?.writtenAt;
+    const pulse = await lookAtProbePulse(paths.probePulse);
+    return pulse.kind === 'present' ? pulse.pulse?.writtenAt : undefined;
+  };
   const deadline = performance.now() + STEP_LANDS_WITHIN_MS;
   let last: number | undefined;
   while (performance.now() < deadline) {
-    last = (await readHeartbeat(path))?.writtenAt;
+    last = await stamp();
     if (last !== undefined && Math.abs(last - Date.now() - ms) < STEPPED_BEYOND_MS) return undefined;
     await sleep(POLL_MS);
   }
   const off = last === undefined ? 'none readable' : `${Math.round((last - Date.now()) / 1000)} s off the true time`;
-  return `the step did not reach the clock within ${STEP_LANDS_WITHIN_MS / 1000} s (its heartbeat's stamp: ${off})`;
+  return `the step did not reach the ${who} within ${STEP_LANDS_WITHIN_MS / 1000} s (its ${who === 'clock' ? 'heartbeat' : 'pulse'}'s stamp: ${off})`;
 }
 
 /** Watches for `forMs`: no heal, the probe not restarted; then every thread must have ticked since `from`. */

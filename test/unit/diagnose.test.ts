@@ -2,7 +2,6 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { diagnose, type Observation } from '../../apps/probe/diagnose.ts';
-import { HealBudget, MAX_HEALS, WINDOW_MS } from '../../apps/probe/heal-budget.ts';
 import type { Pm2App } from '../../apps/probe/pm2-client.ts';
 
 const NOW = 1_800_000_000_000;
@@ -110,29 +109,3 @@ Diagnose('a new clock whose disk failed before it wrote a heartbeat beats throug
 });
 
 Diagnose.run();
-
-// ---
-
-const Budget = suite('HealBudget');
-
-Budget(`allows ${MAX_HEALS} heals within the window, then backs off, doubling`, () => {
-  const budget = new HealBudget();
-  for (let heal = 0; heal < MAX_HEALS; heal++) assert.equal(budget.take(NOW + heal), { allowed: true });
-  const first = budget.take(NOW + 10);
-  assert.equal(first, { allowed: false, until: NOW + 10 + 5_000, startedNow: true });
-  assert.equal(budget.take(NOW + 20), { allowed: false, until: NOW + 10 + 5_000, startedNow: false });
-  // After the back-off the window still holds five heals: the next back-off is twice as long.
-  const second = budget.take(NOW + 5_010);
-  assert.equal(second, { allowed: false, until: NOW + 5_010 + 10_000, startedNow: true });
-});
-
-Budget('a quiet window forgets the heals and the back-off', () => {
-  const budget = new HealBudget();
-  for (let heal = 0; heal <= MAX_HEALS; heal++) budget.take(NOW + heal);
-  const later = NOW + 5_000 + 2 * WINDOW_MS;
-  assert.equal(budget.take(later), { allowed: true });
-  for (let heal = 1; heal < MAX_HEALS; heal++) budget.take(later + heal);
-  assert.equal(budget.take(later + 10), { allowed: false, until: later + 10 + 5_000, startedNow: true });
-});
-
-Budget.run();
