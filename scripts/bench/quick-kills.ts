@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import dayjs from 'dayjs';
 import { parseTickLine } from '../../apps/shared/tick-line.ts';
@@ -10,22 +13,27 @@ import { isAlive, waitFor } from '../lib/wait.ts';
 
 /**
  * Issue 17's seventh case, measured: the clock killed (SIGKILL) again and again, each time as soon
- * as PM2 shows it back (a new live pid, whatever PM2's status for it), then left alone: how long
- * until it ticks again, and where that time went (the clock's own crash-loop back-off, PM2 marking
- * it errored, the probe's heal budget). Clock and probe under a PM2 daemon of its own, at test
- * speed (0.2 s / 0.4 s, 5 ticks a run, PROBE_HANG_MS=1000), a fresh one for each round.
+ * as PM2 has it back (PM2's pid file names a new live process; --delay-ms later), then left alone:
+ * how long until it ticks again, and where that time went (the clock's own crash-loop back-off,
+ * PM2 marking it errored, the probe's heal budget). Clock and probe under a PM2 daemon of its own,
+ * at test speed (0.2 s / 0.4 s, 5 ticks a run, PROBE_HANG_MS=1000), a fresh one for each round.
+ * The pid file, not `pm2 jlist`: a pm2 CLI per look costs ~0.3 s of CPU, and on a loaded machine
+ * the kills' pace was the CLI's; how soon after its start each clock dies is --delay-ms's.
  */
 
-const HELP = `npx tsx scripts/bench/quick-kills.ts [--kills N] [--rounds N] [--json]
+const HELP = `npx tsx scripts/bench/quick-kills.ts [--kills N] [--delay-ms N] [--rounds N] [--json]
 
 Per round, under a PM2 daemon of its own (clock + probe, CLOCK_INTERVALS=0.2,0.4 CLOCK_TICKS=5
-PROBE_HANG_MS=1000): waits for the clock to tick healthy, kills it N times, each as soon as PM2
-lists a new live pid for it, then measures from the last kill to the first tick printed after it
-(that tick's own timestamp in PM2's log). Prints each round and the median; asserts nothing.
+PROBE_HANG_MS=1000): waits for the clock to tick healthy, kills it N times, each as soon as PM2's
+pid file names a new live clock (and --delay-ms later), then measures from the last kill to the
+first tick printed after it (that tick's own timestamp in PM2's log). Prints each round and the
+median; asserts nothing.
 
-  --kills N    kills per round (default 60)
-  --rounds N   rounds, each with a fresh daemon (default 1)
-  --json       machine-readable output
+  --kills N     kills per round (default 60)
+  --delay-ms N  how long each new clock lives before it is killed, in ms (default 0: at once,
+                before it has read its start record; 500: while it waits out its back-off)
+  --rounds N    rounds, each with a fresh daemon (default 1)
+  --json        machine-readable output
 Exit codes: 0 measured, 1 failed to measure, 100 wrong usage, 130 interrupted (Ctrl-C; 143 SIGTERM; cleaned up).`;
 
 // However long the clock and the probe back off, the bench waits this long for it to be back.
@@ -33,6 +41,7 @@ const BACK_LIMIT_MS = 300_000;
 
 interface QuickKillRound {
   kills: number;
+  delayMs: number;
   /** ms the kills took, all of them. */
   killingMs: number;
   /** ms from the last kill to the first tick after it. */
@@ -50,7 +59,15 @@ interface QuickKillRound {
 async function main(): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ options: { kills: { type: 'string', default: '60' }, rounds: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } }));
+    ({ values } = parseArgs({
+      options: {
+        kills: { type: 'string', default: '60' },
+        'delay-ms': { type: 'string', default: '0' },
+        rounds: { type: 'string', default: '1' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
   } catch (error) {
     return usage((error as Error).message);
   }
@@ -58,9 +75,11 @@ async function main(): Promise<number> {
     console.log(HELP);
     return SCRIPT_EXIT.ok;
   }
-  const kills = wholeNumber(values.kills);
-  const rounds = wholeNumber(values.rounds);
+  const kills = wholeNumber(values.kills, 1);
+  const delayMs = wholeNumber(values['delay-ms'], 0);
+  const rounds = wholeNumber(values.rounds, 1);
   if (kills === undefined) return usage(`--kills expects a whole number from 1, got "${values.kills}"`);
+  if (delayMs === undefined) return usage(`--delay-ms expects a whole number from 0, got "${values['delay-ms']}"`);
   if (rounds === undefined) return usage(`--rounds expects a whole number from 1, got "${values.rounds}"`);
   watchInterrupts('quick-kills', 'exit');
   const progress = (line: string) => process.stderr.write(`quick-kills: ${line}\n`);
@@ -69,7 +88,7 @@ async function main(): Promise<number> {
     const sandbox = await createSandbox({ PROBE_HANG_MS: '1000', CLOCK_STANDBY: '0' });
     const cleanUp = cleanUpOnInterrupt(() => sandbox.cleanup());
     try {
-      const result = await measureQuickKills(sandbox, kills, (line) => progress(`round ${round}/${rounds}: ${line}`));
+      const result = await measureQuickKills(sandbox, kills, delayMs, (line) => progress(`round ${round}/${rounds}: ${line}`));
       results.push(result);
       progress(`round ${round}/${rounds}: ${describe(result)}`);
     } finally {
@@ -77,28 +96,32 @@ async function main(): Promise<number> {
     }
   }
   const recovery = median(results.map((r) => r.recoveryMs));
-  if (values.json) console.log(JSON.stringify({ kills, rounds: results, medianRecoveryMs: recovery }, null, 2));
+  if (values.json) console.log(JSON.stringify({ kills, delayMs, rounds: results, medianRecoveryMs: recovery }, null, 2));
   else {
     results.forEach((result, index) => console.log(`round ${index + 1}: ${describe(result)}`));
-    console.log(`median recovery after ${kills} quick kills: ${(recovery / 1000).toFixed(1)} s over ${results.length} round(s)`);
+    console.log(`median recovery after ${kills} quick kills (each ${delayMs} ms after its start): ${(recovery / 1000).toFixed(1)} s over ${results.length} round(s)`);
   }
   return SCRIPT_EXIT.ok;
 }
 
 /** Starts clock and probe in `sandbox`, kills the clock `kills` times as it comes back, and times the recovery. */
-async function measureQuickKills(sandbox: Sandbox, kills: number, progress: (line: string) => void): Promise<QuickKillRound> {
+async function measureQuickKills(sandbox: Sandbox, kills: number, delayMs: number, progress: (line: string) => void): Promise<QuickKillRound> {
   await sandbox.pm2('start', ECOSYSTEM);
   // A clock ready for over a second: the first kill is of a healthy clock, as in the issue.
   await waitFor('the clock to tick for a while', async () => ticksAfter(await sandbox.outLog(), 0).length >= 10, 30_000);
   let last: number | undefined;
   let lastKillAt = 0;
   const started = performance.now();
-  for (let kill = 1; kill <= kills; kill++) {
-    const pid = await waitFor(`the clock back after kill ${kill - 1}`, () => clockPid(sandbox, last), BACK_LIMIT_MS, 20);
+  for (let kill = 1; kill <= kills; ) {
+    const pid = await waitFor(`the clock back after kill ${kill - 1}`, () => clockPid(sandbox, last), BACK_LIMIT_MS, 10);
+    last = pid;
+    if (delayMs > 0) await sleep(delayMs);
+    // Gone already (it died by itself meanwhile): the next one is killed instead.
+    if (!isAlive(pid)) continue;
     process.kill(pid, 'SIGKILL');
     lastKillAt = Date.now();
-    last = pid;
     if (kill % 10 === 0) progress(`${kill}/${kills} kills, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    kill += 1;
   }
   const killingMs = performance.now() - started;
   const tickedAt = await waitFor('the first tick after the last kill', async () => ticksAfter(await sandbox.outLog(), lastKillAt)[0], BACK_LIMIT_MS, 50);
@@ -108,6 +131,7 @@ async function measureQuickKills(sandbox: Sandbox, kills: number, progress: (lin
   const probeBackoffs = [...probeLog.matchAll(/backing off for (\d+) s before healing/g)];
   return {
     kills,
+    delayMs,
     killingMs: Math.round(killingMs),
     recoveryMs: tickedAt - lastKillAt,
     clockBackoffs: clockBackoffs.length,
@@ -118,10 +142,15 @@ async function measureQuickKills(sandbox: Sandbox, kills: number, progress: (lin
   };
 }
 
-/** The clock's pid in PM2's list, once it is a live process other than `other`. */
-async function clockPid(sandbox: Sandbox, other: number | undefined): Promise<number | undefined> {
-  const clock = (await sandbox.list()).find((app) => app.name === 'clock');
-  return clock && clock.pid > 0 && clock.pid !== other && isAlive(clock.pid) ? clock.pid : undefined;
+/** The clock's pid in PM2's pid file (written as PM2 spawns it), once it is a live process other than `other`. */
+function clockPid(sandbox: Sandbox, other: number | undefined): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(sandbox.home, 'pids', 'clock-0.pid'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  return Number.isSafeInteger(pid) && pid > 0 && pid !== other && isAlive(pid) ? pid : undefined;
 }
 
 /** The wall-clock times (ms) of the ticks in `log` stamped after `afterMs`, in order. */
@@ -142,12 +171,12 @@ function lastNumber(matches: RegExpMatchArray[]): number | undefined {
 function describe(r: QuickKillRound): string {
   const clock = r.lastClockBackoffS === undefined ? 'none' : `${r.clockBackoffs} (last ${r.lastClockBackoffS} s)`;
   const probe = r.lastProbeBackoffS === undefined ? 'none' : `${r.probeBackoffs} (last ${r.lastProbeBackoffS} s)`;
-  return `${r.kills} kills in ${(r.killingMs / 1000).toFixed(1)} s; ticking again ${(r.recoveryMs / 1000).toFixed(1)} s after the last; ` +
+  return `${r.kills} kills (${r.delayMs} ms after each start) in ${(r.killingMs / 1000).toFixed(1)} s; ticking again ${(r.recoveryMs / 1000).toFixed(1)} s after the last; ` +
     `clock back-offs ${clock}; errored, restarted by the probe: ${r.erroredHeals}; probe back-offs ${probe}`;
 }
 
-function wholeNumber(text: string): number | undefined {
-  return /^[1-9]\d*$/.test(text) ? Number(text) : undefined;
+function wholeNumber(text: string, min: number): number | undefined {
+  return /^\d+$/.test(text) && Number(text) >= min ? Number(text) : undefined;
 }
 
 function usage(problem: string): number {
