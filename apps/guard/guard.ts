@@ -33,6 +33,7 @@ export class Guard {
   /** The span the last progress(ms) or owe(ms) promised, kept for progress() without one. */
   private promiseMs: number | undefined;
   private readonly holds = new Map<string, { why: string; since: number }>();
+  private more: (() => Record<string, unknown>) | undefined;
 
   /**
    * The guard this process's env asks for: GUARD_HEARTBEAT (and GUARD_HANG_MS for how often to beat),
@@ -126,6 +127,16 @@ export class Guard {
   }
 
   /**
+   * Fields of the app's own to write in every beat beside the contract's (what it is doing, for
+   * people and tools: the probe reads only the contract's fields). `fields` is called at each write;
+   * it cannot replace a field of the contract, and what it returns must be JSON and small (a beat
+   * is at most 64 KB).
+   */
+  describe(fields: () => Record<string, unknown>): void {
+    this.more = fields;
+  }
+
+  /**
    * The app is stopping: no more beats, and the beat file is removed if it is still this process's,
    * so that nothing is left that looks like a silent app (a new process of the app writes its own).
    * Call it before exiting on a stop; never rejects.
@@ -166,7 +177,7 @@ export class Guard {
   private write(): void {
     if (!this.file || this.stopped) return;
     this.seq += 1;
-    this.file.set(`${JSON.stringify(this.beat())}\n`);
+    this.file.set(`${JSON.stringify({ ...this.more?.(), ...this.beat() })}\n`);
   }
 }
 

@@ -173,6 +173,20 @@ beats('holds are written with how long they have lasted, and go when released', 
   assert.is(free.held, undefined);
 });
 
+beats('describe(): the app\'s own fields beside the contract\'s, never over them', async (context) => {
+  const path = join(context.dir, 'app.json');
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  let jobs = 0;
+  guard.describe(() => ({ jobs: ++jobs, pid: 1, ready: 'yes' }));
+  const raw = await waitFor('a beat with the fields asked twice', async () => {
+    const value = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    return value.jobs === 2 ? value : undefined;
+  });
+  assert.is(raw.pid, process.pid, 'a contract field is never replaced');
+  assert.is(raw.ready, false);
+  assert.is(parseGuardBeat(JSON.stringify(raw)).kind, 'beat');
+});
+
 beats('stopping() removes its own beat, never another process\'s, and writes no more', async (context) => {
   const path = join(context.dir, 'app.json');
   const guard = guardIn(context, { GUARD_HEARTBEAT: path });
