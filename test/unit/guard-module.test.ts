@@ -114,7 +114,7 @@ beats('beat at least every GUARD_HANG_MS / 4', async (context) => {
 
 beats('owedInMs goes down as time passes, and is promised again at each progress', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path, GUARD_HANG_MS: '400' });
   guard.ready();
   guard.progress(5_000);
   const early = await beatAfter(path, (await beatAfter(path, 0)).seq);
@@ -139,7 +139,7 @@ beats('owedInMs goes down as time passes, and is promised again at each progress
 
 beats('idle owes nothing; owe() owes again without counting as progress', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path, GUARD_HANG_MS: '400' });
   guard.ready();
   guard.progress(1_000);
   guard.idle();
@@ -160,7 +160,7 @@ beats('idle owes nothing; owe() owes again without counting as progress', async 
 
 beats('holds are written with how long they have lasted, and go when released', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path, GUARD_HANG_MS: '400' });
   guard.hold('state', 'ENOSPC');
   const held = await beatAfter(path, (await beatAfter(path, 0)).seq);
   assert.equal(held.held?.map(({ on, why }) => ({ on, why })), [{ on: 'state', why: 'ENOSPC' }]);
@@ -175,7 +175,7 @@ beats('holds are written with how long they have lasted, and go when released', 
 
 beats('describe(): the app\'s own fields beside the contract\'s, never over them', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path, GUARD_HANG_MS: '400' });
   let jobs = 0;
   guard.describe(() => ({ jobs: ++jobs, pid: 1, ready: 'yes' }));
   const raw = await waitFor('a beat with the fields asked twice', async () => {
@@ -189,7 +189,7 @@ beats('describe(): the app\'s own fields beside the contract\'s, never over them
 
 beats('stopping() removes its own beat, never another process\'s, and writes no more', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = guardIn(context, { GUARD_HEARTBEAT: path });
+  const guard = guardIn(context, { GUARD_HEARTBEAT: path, GUARD_HANG_MS: '400' });
   await beatAfter(path, 0);
   await guard.stopping();
   await rejects(() => lstat(path), /ENOENT/, 'removed');
