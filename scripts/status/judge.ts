@@ -3,6 +3,8 @@ import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { stalledThread } from '../../apps/probe/stall.ts';
 import { HEARTBEAT_METRIC, HELD_METRIC } from '../../apps/shared/pm2-pulse.ts';
+import { guardedApps } from './guarded.ts';
+import { envOf, stringOf } from './pm2-env.ts';
 import { APPS, HEAL_KINDS, type Absence, type AppName, type AppStatus, type ClockInstance, type Gathered, type RawApp, type StateDirChoice, type Status } from './types.ts';
 
 /**
@@ -140,6 +142,7 @@ export function buildStatus(gathered: Gathered): Status {
       damage: checkpoint.damage,
     },
     stateDir: gathered.stateDir,
+    guarded: guardedApps(apps, gathered.beats ?? {}, now),
   };
 }
 
@@ -186,15 +189,6 @@ function healsOf(probe: RawApp): Record<string, number> | null {
   if (kinds.length === 0) return null;
   const ordered = [...HEAL_KINDS.filter((kind) => kinds.includes(kind)), ...kinds.filter((kind) => !(HEAL_KINDS as readonly string[]).includes(kind))];
   return Object.fromEntries(ordered.map((kind) => [kind, Number(metrics[`heals: ${kind}`]?.value) || 0]));
-}
-
-/** A variable of the app's environment as PM2 launched it (the merged top level wins over `env`). */
-function envOf(app: RawApp, name: string): string | undefined {
-  return stringOf(app.pm2_env[name]) ?? stringOf(app.pm2_env.env?.[name]);
-}
-
-function stringOf(value: unknown): string | undefined {
-  return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
 
 function wholeNumber(text: string | undefined): number | undefined {

@@ -18,6 +18,15 @@ the state lock writes it); failing that, each instance's own role metric in PM2 
 line gives how fast the active took over from the one before it. In the JSON, apps.clock is the
 active one, as it was the only one before; "clocks" lists every instance with its pmId and role.
 
+Every app under guard (GUARD_HEARTBEAT in its env as PM2 launched it; the clock is one): one row with
+its PM2 status and pid, its beat file's age, whether it says it is ready, what it owes from now ("in
+1.2 s", "0.4 s late", or "nothing (idle)": an idle app is never stalled), what holds it back, what the
+probe last said of it (its "<app> is" metric: healthy, hung, stalled, held, starting, ...) and its heals,
+and its hang and stall settings. Below the rows, one line each: a bad guard setting (the probe's own
+line: the app, the setting, what was expected, what was given; that app is not guarded), a beat file
+that is not the contract (garbage, too large, a symlink: never followed, nothing in it shown), a beat
+written by a pid that is no online instance of the app, a stalled app. In the JSON: "guarded".
+
   --watch  redraw every second until Ctrl-C: in place on a terminal, else a new screen each second
   --json   one JSON object instead of the screen (with --watch, one line per second)
 

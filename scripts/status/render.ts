@@ -1,6 +1,6 @@
 import * as util from 'node:util';
 import dayjs from 'dayjs';
-import { APPS, type Absence, type AppStatus, type ClockInstance, type Status, type ThreadStatus } from './types.ts';
+import { APPS, type Absence, type AppStatus, type ClockInstance, type GuardedApp, type Status, type ThreadStatus } from './types.ts';
 
 /** `npm run status`'s layout: a Status becomes the lines of one screen (colour only on a terminal), or JSON. */
 
@@ -129,8 +129,76 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
       ['checkpoint', saved],
       ['state dir', [{ text: status.stateDir.path }, { text: ` (${stateFrom})`, tone: 'dim' }]],
     ]),
+    '',
+    ...guardedLines(paint, status.guarded, apps.probe.status),
   );
   return lines;
+}
+
+/**
+ * Every app under guard, the clock among them: PM2's status and pid, its beat (age of the file, ready,
+ * what it owes from now, what holds it), what the probe last said of it and its heals, its settings;
+ * then one line per thing wrong with a declaration or a beat file.
+ */
+function guardedLines(paint: Paint, guarded: GuardedApp[], probeStatus: string | null): string[] {
+  if (guarded.length === 0) return [`${paint('head', 'GUARDED')}  none: no app in PM2's list has GUARD_HEARTBEAT in its env`];
+  const noVerdict = probeStatus === null ? 'no probe' : '-';
+  const rows = guarded.map((app): Cell[] => {
+    const { beat } = app;
+    const bad = app.settingError !== null;
+    return [
+      { text: app.instances > 1 ? `${app.name} (${app.instances} instances)` : app.name },
+      { text: app.status, tone: statusTone(app.status) },
+      { text: app.pid ? String(app.pid) : '-' },
+      beatCell(app),
+      { text: beat.ready === null ? '-' : beat.ready ? 'yes' : 'no', tone: beat.ready === false ? 'warn' : undefined },
+      owesCell(app),
+      { text: beat.held ?? (beat.ready === null ? '-' : 'no'), tone: beat.held ? 'warn' : undefined },
+      bad ? { text: 'not guarded', tone: 'bad' } : { text: app.verdict ?? noVerdict, tone: verdictTone(app.verdict) },
+      { text: app.heals === null ? '-' : String(app.heals), tone: app.heals ? 'warn' : undefined },
+      { text: app.hangMs === null ? '-' : formatDuration(app.hangMs) },
+      { text: app.stallMs === null ? '-' : formatDuration(app.stallMs) },
+    ];
+  });
+  const header = ['GUARDED', 'STATUS', 'PID', 'BEAT', 'READY', 'OWES', 'HELD', 'PROBE SAYS', 'HEALS', 'HANG', 'STALL'].map((text) => ({ text, tone: 'head' as const }));
+  return [...table(paint, [header, ...rows]), ...guarded.flatMap((app) => guardedNotes(app).map((note) => paint(note.tone, note.text)))];
+}
+
+function beatCell({ beat, settingError, hangMs, status }: GuardedApp): Cell {
+  if (settingError !== null) return { text: '-' };
+  if (beat.problem !== null) return { text: 'not a beat', tone: 'bad' };
+  if (beat.ageMs === null) return { text: 'none', tone: status === 'online' ? 'bad' : undefined };
+  const text = `${formatDuration(beat.ageMs)} old${beat.foreign ? ` (pid ${beat.pid})` : ''}`;
+  if (beat.foreign) return { text, tone: 'warn' };
+  return { text, tone: hangMs !== null && beat.ageMs > hangMs ? 'bad' : 'good' };
+}
+
+function owesCell({ beat }: GuardedApp): Cell {
+  if (beat.idle === null) return { text: '-' };
+  if (beat.idle) return { text: 'nothing (idle)' };
+  const owed = beat.owedFromNowMs ?? 0;
+  if (owed >= 0) return { text: `in ${formatDuration(owed)}` };
+  return { text: `${formatDuration(-owed)} late`, tone: beat.stalledMs !== null ? 'bad' : 'warn' };
+}
+
+/** What is wrong with an app's declaration or beat, in one line each. */
+function guardedNotes({ name, settingError, beat, stallMs }: GuardedApp): Cell[] {
+  if (settingError !== null) return [{ text: settingError, tone: 'bad' }];
+  const notes: Cell[] = [];
+  if (beat.problem !== null) notes.push({ text: `${name}: ${beat.path} is not a heartbeat of the contract (${beat.problem}): not followed, nothing in it trusted`, tone: 'bad' });
+  if (beat.foreign) notes.push({ text: `${name}: the beat at ${beat.path} is pid ${beat.pid}'s, which is no online instance of ${name} in PM2: not its pulse`, tone: 'warn' });
+  if (beat.stalledMs !== null && stallMs !== null) {
+    notes.push({ text: `${name}: STALLED: beating, but ${formatDuration(beat.stalledMs)} past the moment it owed progress (limit ${formatDuration(stallMs)})`, tone: 'bad' });
+  }
+  return notes;
+}
+
+/** The probe's finding kinds (apps/probe/diagnose.ts): healthy, the ones it heals, and the ones it waits out. */
+function verdictTone(verdict: string | null): Tone {
+  if (verdict === null) return 'dim';
+  if (verdict === 'healthy') return 'good';
+  if (['hung', 'stalled', 'ghost', 'errored', 'not-declared'].includes(verdict)) return 'bad';
+  return 'warn';
 }
 
 /** `1.2 s`, `42 s`, `3m 04s`, `2h 05m`, `3d 04h`: short enough for a column, exact enough to compare. */

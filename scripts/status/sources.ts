@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_CAP_BYTES, CheckpointDamage, parseCheckpoint } from '../../apps/clock/checkpoint.ts';
+import { GUARD_BEAT_CAP_BYTES, parseGuardBeat } from '../../apps/shared/guard-contract.ts';
 import { readHeartbeat } from '../../apps/shared/heartbeat.ts';
 import { isLiving, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { readStateFile } from '../../apps/shared/state-file.ts';
 import { Pm2Client, pm2HomeOf } from '../../apps/probe/pm2-client.ts';
+import { guardDeclarations } from './guarded.ts';
 import { absence, chooseStateDir } from './judge.ts';
-import type { Absence, CheckpointFile, Gathered, RawApp } from './types.ts';
+import type { Absence, BeatFile, CheckpointFile, Gathered, RawApp } from './types.ts';
 
 /**
  * What `npm run status` reads, and how, so that looking never changes what it looks at: no PM2
@@ -67,6 +69,30 @@ export async function readCheckpointFile(path: string): Promise<CheckpointFile> 
   }
 }
 
+/**
+ * A guarded app's beat file as it is on disk: a regular file of at most the contract's cap, never
+ * through a symlink, parsed by the contract's own parser. Anything else is only its reason.
+ */
+export async function readBeatFile(path: string): Promise<BeatFile> {
+  let file: Awaited<ReturnType<typeof readStateFile>>;
+  try {
+    file = await readStateFile(path, GUARD_BEAT_CAP_BYTES);
+  } catch (error) {
+    return { mtimeMs: null, beat: null, problem: `unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})` };
+  }
+  if (file.kind === 'missing') return { mtimeMs: null, beat: null, problem: null };
+  if (file.kind === 'unusable') return { mtimeMs: null, beat: null, problem: file.reason };
+  const parsed = parseGuardBeat(file.text);
+  if (parsed.kind === 'not-a-beat') return { mtimeMs: null, beat: null, problem: parsed.reason };
+  return { mtimeMs: file.mtimeMs, beat: parsed.beat, problem: null };
+}
+
+/** The beat file of every app PM2 lists with a good guard declaration, by path. */
+async function readBeats(apps: RawApp[]): Promise<Record<string, BeatFile>> {
+  const paths = [...new Set(guardDeclarations(apps).flatMap((declaration) => (declaration.settings ? [declaration.settings.heartbeat] : [])))];
+  return Object.fromEntries(await Promise.all(paths.map(async (path) => [path, await readBeatFile(path)] as const)));
+}
+
 /** One look at everything the screen shows, or what is missing instead; for this process's PM2_HOME, which pm2 binds to. */
 export async function gather(): Promise<Gathered | Absence> {
   const { env } = process;
@@ -79,6 +105,6 @@ export async function gather(): Promise<Gathered | Absence> {
   if (missing || daemonPid === undefined || apps === undefined) return missing ?? { problem: 'no-daemon', pm2Home };
   const stateDir = chooseStateDir(apps, env);
   const paths = statePaths(stateDir.path);
-  const [heartbeat, checkpoint] = await Promise.all([readHeartbeat(paths.heartbeat), readCheckpointFile(paths.checkpoint)]);
-  return { now: Date.now(), pm2Home, daemonPid, apps, stateDir, heartbeatPath: paths.heartbeat, heartbeat, checkpoint };
+  const [heartbeat, checkpoint, beats] = await Promise.all([readHeartbeat(paths.heartbeat), readCheckpointFile(paths.checkpoint), readBeats(apps)]);
+  return { now: Date.now(), pm2Home, daemonPid, apps, stateDir, heartbeatPath: paths.heartbeat, heartbeat, checkpoint, beats };
 }

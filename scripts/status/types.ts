@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../../apps/clock/checkpoint.ts';
+import type { GuardBeat } from '../../apps/shared/guard-contract.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
 
 /**
@@ -43,6 +44,18 @@ export interface StateDirChoice {
   from: 'clock' | 'probe' | 'environment' | 'default';
 }
 
+/**
+ * A guarded app's beat file as read: bounded, never through a symlink, parsed by the guard
+ * contract's own parser; a file that is no beat of the contract is kept only as the reason.
+ */
+export interface BeatFile {
+  /** The file's modification time (ms since the epoch); null when there is no file, or it is no beat. */
+  mtimeMs: number | null;
+  beat: GuardBeat | null;
+  /** Why the file is not a beat of the contract (garbage, too large, a symlink, unreadable); null otherwise. */
+  problem: string | null;
+}
+
 /** Everything one screen is made of, read at `now`. */
 export interface Gathered {
   now: number;
@@ -53,6 +66,8 @@ export interface Gathered {
   heartbeatPath: string;
   heartbeat: Heartbeat | undefined;
   checkpoint: CheckpointFile;
+  /** The beat file of every guarded app, by its GUARD_HEARTBEAT path (absent: none read). */
+  beats?: Record<string, BeatFile>;
 }
 
 export interface AppStatus {
@@ -96,6 +111,55 @@ export interface ClockInstance extends AppStatus {
   roleFrom: 'heartbeat' | 'metric' | null;
   /** This instance's own takeover from a dead active, in ms (its `took over in` metric); null if it never took over. */
   tookOverMs: number | null;
+}
+
+/**
+ * One PM2 app under guard (GUARD_HEARTBEAT in its env: apps/shared/guard-contract.ts), the clock
+ * included: PM2's view of it, its beat file, and what the probe last said of it.
+ */
+export interface GuardedApp {
+  name: string;
+  /**
+   * PM2's status and pid of the instance that wrote the beat, else of the first online one, else of
+   * the first (as the probe picks the instance it judges); pid null when that one is not online.
+   */
+  status: string;
+  pid: number | null;
+  /** PM2's instances of the app (more than one: a hot standby). */
+  instances: number;
+  /** Its guard settings (ms); null with a bad setting. */
+  hangMs: number | null;
+  stallMs: number | null;
+  /** A bad guard setting, in the probe's one line (the app, the setting, expected, given); null when they are good. */
+  settingError: string | null;
+  beat: {
+    /** GUARD_HEARTBEAT; null when the settings could not be read. */
+    path: string | null;
+    /** ms since the file was last replaced (its modification time); null with no beat. */
+    ageMs: number | null;
+    /** The beat's own fields (null with no beat): as written, owedInMs relative to the write. */
+    pid: number | null;
+    seq: number | null;
+    ready: boolean | null;
+    owedInMs: number | null;
+    progressAgoMs: number | null;
+    /** ms from now to the owed progress (owedInMs less the file's age; negative: late by that); null: owes none. */
+    owedFromNowMs: number | null;
+    /** Whether it owes nothing (idle): an idle app is never stalled. Null with no beat. */
+    idle: boolean | null;
+    /** What holds it back, one `on: why (for N s)` each, joined by '; '; null when nothing does. */
+    held: string | null;
+    /** How long it is past the moment it owed progress, once that is more than GUARD_STALL_MS (stalled, as the probe judges); null otherwise. */
+    stalledMs: number | null;
+    /** The beat's pid is not PM2's instance of the app (a duplicate, or a leftover): not trusted as its pulse. */
+    foreign: boolean;
+    /** Why the file is no beat of the contract (said, never followed, nothing in it trusted); null otherwise. */
+    problem: string | null;
+  };
+  /** The probe's last finding for it (its `<app> is` metric: healthy, hung, stalled, held, …); null until published. */
+  verdict: string | null;
+  /** The probe's heals of it since the probe started (its `<app> heals` metric); null until published. */
+  heals: number | null;
 }
 
 /**
@@ -145,6 +209,8 @@ export interface Status {
   cluster: NonNullable<Heartbeat['cluster']> | null;
   checkpoint: { path: string; ageMs: number | null; run: number | null; damage: string | null };
   stateDir: StateDirChoice;
+  /** Every app of PM2's list under guard (the clock among them), in PM2's order; added without changing the fields above. */
+  guarded: GuardedApp[];
 }
 
 /** What status found instead of a screen: each is said in one line and has its exit code. */

@@ -96,6 +96,12 @@ Running('--json: clock and probe online with the pids PM2 reports, a run, ticks,
   assert.equal(report.stateDir, { path: sandbox.stateDir, from: 'clock' });
   assert.is(report.checkpoint.path, join(sandbox.stateDir, 'checkpoint.json'));
   assert.ok(report.checkpoint.ageMs !== null && report.checkpoint.ageMs < 2_000);
+  // The clock is guarded like any app (its env declares it): its row, from its beat and the probe's metrics.
+  const guarded = report.guarded.find((app) => app.name === 'clock');
+  assert.ok(guarded, JSON.stringify(report.guarded));
+  assert.equal([guarded.pid, guarded.beat.pid, guarded.beat.ready, guarded.beat.problem, guarded.settingError], [report.apps.clock.pid, report.apps.clock.pid, true, null, null]);
+  assert.ok(guarded.beat.ageMs !== null && guarded.beat.ageMs < 1_000, `its beat ${guarded.beat.ageMs} ms old`);
+  assert.is(guarded.heals, 0);
 });
 
 Running("STATE_DIR comes from the clock in PM2, not from the caller's environment", async ({ sandbox }) => {
@@ -125,6 +131,8 @@ Running('the screen: every row, aligned, no colour into a pipe', async ({ sandbo
   assert.match(text, /^probe heals +hung 0 {2}stalled 0 {2}ghost 0 {2}errored 0 {2}duplicate 0$/m);
   assert.ok(text.includes(`checkpoint`) && text.includes(join(sandbox.stateDir, 'checkpoint.json')));
   assert.match(text, /^state dir +\S+ \(the clock's STATE_DIR in PM2\)$/m);
+  assert.match(text, /^GUARDED +STATUS +PID +BEAT +READY +OWES +HELD +PROBE SAYS +HEALS +HANG +STALL$/m);
+  assert.match(text, new RegExp(`^clock +online +${clock?.pid} +0\\.\\d s old +yes +`, 'm'));
 });
 
 Running('--watch into a pipe: a new screen each second after a blank line; Ctrl-C ends it with 0', async ({ sandbox }) => {

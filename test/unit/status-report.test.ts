@@ -1,11 +1,15 @@
+import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { GUARD_BEAT_CAP_BYTES, type GuardBeat } from '../../apps/shared/guard-contract.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
 import { absence, buildStatus, chooseStateDir, clockRoles, isStandbyMode } from '../../scripts/status/judge.ts';
 import { describeAbsence, formatBytes, formatDuration, renderStatus, statusJson } from '../../scripts/status/render.ts';
-import type { Gathered, RawApp } from '../../scripts/status/types.ts';
+import { readBeatFile } from '../../scripts/status/sources.ts';
+import type { BeatFile, Gathered, RawApp } from '../../scripts/status/types.ts';
 
 const NOW = 1_800_000_000_000;
 const STATE = '/srv/estatus/state';
@@ -517,3 +521,200 @@ Formats('JSON: one line that parses back to the same Status', () => {
 });
 
 Formats.run();
+
+// ---
+
+const Guarded = suite('apps under guard');
+
+const BEATS = '/srv/estatus/state/guard';
+const WORKER = 4500;
+
+/** An app declared under guard, as PM2 lists it (its env carries the settings: guard-app.js). */
+function guardedApp(name: string, pid: number, settings: Record<string, string> = {}, overrides: Partial<RawApp['pm2_env']> = {}): RawApp {
+  const env = { GUARD_HEARTBEAT: join(BEATS, `${name}.json`), GUARD_HANG_MS: '2000', GUARD_STALL_MS: '1500', ...settings };
+  return app(name, { env, ...overrides }, { pid });
+}
+
+function beatFile(beat: Partial<GuardBeat> & { pid: number }, ageMs = 100): BeatFile {
+  return { mtimeMs: NOW - ageMs, beat: { guard: 1, seq: 7, ready: true, owedInMs: 1_000, progressAgoMs: 300, ...beat }, problem: null };
+}
+
+/** Clock and probe as ever, a worker under guard beside them, and the probe's metrics for it. */
+function withWorker(worker: RawApp, beat: BeatFile | undefined, metrics: Record<string, { value: unknown }> = {}): Gathered {
+  const probe = probeWith({ ...healMetrics(), 'worker is': { value: 'healthy' }, 'worker heals': { value: 2 }, ...metrics });
+  return gathered({ apps: [clockApp(), probe, worker], beats: beat ? { [join(BEATS, 'worker.json')]: beat } : {} });
+}
+
+Guarded('an app with GUARD_HEARTBEAT in its env is listed with PM2, its beat, the probe and its settings; others are not', () => {
+  const status = buildStatus(withWorker(guardedApp('worker', WORKER), beatFile({ pid: WORKER }, 300)));
+  assert.equal(status.guarded.map((g) => g.name), ['worker'], 'clock and probe declare no guard here');
+  assert.equal(status.guarded[0], {
+    name: 'worker',
+    status: 'online',
+    pid: WORKER,
+    instances: 1,
+    hangMs: 2_000,
+    stallMs: 1_500,
+    settingError: null,
+    beat: {
+      path: join(BEATS, 'worker.json'),
+      ageMs: 300,
+      pid: WORKER,
+      seq: 7,
+      ready: true,
+      owedInMs: 1_000,
+      progressAgoMs: 300,
+      owedFromNowMs: 700,
+      idle: false,
+      held: null,
+      stalledMs: null,
+      foreign: false,
+      problem: null,
+    },
+    verdict: 'healthy',
+    heals: 2,
+  });
+});
+
+Guarded('the default settings when only GUARD_HEARTBEAT is given, as the probe reads them', () => {
+  const worker = app('worker', { env: { GUARD_HEARTBEAT: join(BEATS, 'worker.json') } }, { pid: WORKER });
+  const [row] = buildStatus(withWorker(worker, beatFile({ pid: WORKER }))).guarded;
+  assert.equal([row?.hangMs, row?.stallMs], [3_000, 3_000]);
+});
+
+Guarded('an idle app owes nothing; a late one is late by its owed moment less the file age; stalled once past its stall setting', () => {
+  const row = (beat: BeatFile) => buildStatus(withWorker(guardedApp('worker', WORKER), beat)).guarded[0]!.beat;
+  const idle = row(beatFile({ pid: WORKER, owedInMs: null }));
+  assert.equal([idle.idle, idle.owedFromNowMs, idle.stalledMs], [true, null, null]);
+  const late = row(beatFile({ pid: WORKER, owedInMs: -1_000 }, 400));
+  assert.equal([late.owedFromNowMs, late.stalledMs], [-1_400, null]);
+  const stalled = row(beatFile({ pid: WORKER, owedInMs: -1_200 }, 400));
+  assert.equal([stalled.owedFromNowMs, stalled.stalledMs], [-1_600, 1_600]);
+  const held = row(beatFile({ pid: WORKER, owedInMs: -1_200, held: [{ on: 'state', why: 'ENOSPC', forMs: 5_040 }] }, 400));
+  assert.equal([held.held, held.stalledMs], ['state: ENOSPC (for 5 s)', null], 'a held app owes nothing');
+  const silent = row(beatFile({ pid: WORKER, owedInMs: -1_200 }, 2_500));
+  assert.is(silent.stalledMs, null, 'a silent beat is a hang to the probe, not a stall');
+});
+
+Guarded('a bad guard setting: the probe\'s one line (the app, the setting, expected, given); not guarded; the others still listed', () => {
+  const bad = guardedApp('sloppy', 4600, { GUARD_HANG_MS: 'abc' });
+  const stale = { 'sloppy is': { value: 'healthy' }, 'sloppy heals': { value: 1 } };
+  const status = buildStatus(gathered({ apps: [clockApp(), probeWith({ ...healMetrics(), ...stale, 'worker is': { value: 'healthy' } }), bad, guardedApp('worker', WORKER)], beats: { [join(BEATS, 'worker.json')]: beatFile({ pid: WORKER }) } }));
+  assert.equal(status.guarded.map((g) => g.name), ['sloppy', 'worker']);
+  const [sloppy, worker] = status.guarded;
+  assert.match(sloppy!.settingError!, /^app sloppy: GUARD_HANG_MS="abc" is not valid: expected whole milliseconds from 200 to 3600000/);
+  assert.equal([sloppy!.hangMs, sloppy!.beat.path, sloppy!.verdict, sloppy!.heals], [null, null, null, null], 'what the probe said before is stale');
+  assert.is(worker!.verdict, 'healthy');
+  const text = renderStatus(status, { color: false }).join('\n');
+  assert.match(text, /^sloppy +online +4600 +- +- +- +- +not guarded +- +- +-$/m);
+  assert.ok(text.split('\n').includes(sloppy!.settingError!), 'said in one line of its own');
+  const relative = buildStatus(gathered({ apps: [guardedApp('rel', 1, { GUARD_HEARTBEAT: 'state/rel.json' })] })).guarded[0]!;
+  assert.match(relative.settingError!, /^app rel: GUARD_HEARTBEAT="state\/rel\.json" is not valid: expected an absolute path/);
+});
+
+Guarded('a file that is no beat of the contract is said with its reason, and nothing in it is shown', () => {
+  const status = buildStatus(withWorker(guardedApp('worker', WORKER), { mtimeMs: null, beat: null, problem: 'a symbolic link, which is not followed' }));
+  const { beat } = status.guarded[0]!;
+  assert.equal([beat.problem, beat.pid, beat.ageMs, beat.ready], ['a symbolic link, which is not followed', null, null, null]);
+  const text = renderStatus(status, { color: false }).join('\n');
+  assert.match(text, /^worker +online +4500 +not a beat +- +- +- +healthy +2 +2\.0 s +1\.5 s$/m);
+  assert.match(text, /^worker: \/srv\/estatus\/state\/guard\/worker\.json is not a heartbeat of the contract \(a symbolic link, which is not followed\): not followed, nothing in it trusted$/m);
+});
+
+Guarded("a beat of a pid that is no online instance of the app is not its pulse, and is never judged stalled", () => {
+  const status = buildStatus(withWorker(guardedApp('worker', WORKER), beatFile({ pid: 999, owedInMs: -5_000 })));
+  const row = status.guarded[0]!;
+  assert.equal([row.pid, row.beat.foreign, row.beat.stalledMs], [WORKER, true, null]);
+  assert.match(renderStatus(status, { color: false }).join('\n'), /^worker: the beat at .*worker\.json is pid 999's, which is no online instance of worker in PM2: not its pulse$/m);
+});
+
+Guarded('a stopped app has no pid; with two instances the beat\'s writer is the one shown', () => {
+  const stopped = buildStatus(withWorker(guardedApp('worker', WORKER, {}, { status: 'stopped' }), undefined)).guarded[0]!;
+  assert.equal([stopped.status, stopped.pid, stopped.beat.ageMs], ['stopped', null, null]);
+  const first = guardedApp('worker', 4700);
+  const second = guardedApp('worker', WORKER);
+  const pair = buildStatus(gathered({ apps: [first, second], beats: { [join(BEATS, 'worker.json')]: beatFile({ pid: WORKER }) } })).guarded;
+  assert.equal(pair.map((g) => [g.name, g.pid, g.instances]), [['worker', WORKER, 2]]);
+});
+
+Guarded('the screen: one row per guarded app, aligned, with owes and the probe\'s word; the clock\'s own screen above unchanged', () => {
+  const clock = app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', env: { GUARD_HEARTBEAT: join(STATE, 'heartbeat.json'), GUARD_HANG_MS: '3000' } });
+  const probe = probeWith({ ...healMetrics(), 'clock is': { value: 'healthy' }, 'clock heals': { value: 0 }, 'worker is': { value: 'stalled' }, 'worker heals': { value: 1 } });
+  const beats = { [join(STATE, 'heartbeat.json')]: beatFile({ pid: 4100, owedInMs: null }, 120), [join(BEATS, 'worker.json')]: beatFile({ pid: WORKER, owedInMs: -2_000 }, 250) };
+  const status = buildStatus(gathered({ apps: [clock, probe, guardedApp('worker', WORKER)], beats }));
+  const lines = renderStatus(status, { color: false });
+  const text = lines.join('\n');
+  assert.match(text, /^GUARDED +STATUS +PID +BEAT +READY +OWES +HELD +PROBE SAYS +HEALS +HANG +STALL$/m);
+  assert.match(text, /^clock +online +4100 +0\.1 s old +yes +nothing \(idle\) +no +healthy +0 +3\.0 s +3\.0 s$/m);
+  assert.match(text, /^worker +online +4500 +0\.3 s old +yes +2\.3 s late +no +stalled +1 +2\.0 s +1\.5 s$/m);
+  assert.match(text, /^worker: STALLED: beating, but 2\.3 s past the moment it owed progress \(limit 1\.5 s\)$/m);
+  assert.match(text, /^heartbeat +0\.1 s old, pid 4100, ticking$/m, "the clock's own lines as before");
+  const header = lines.findIndex((line) => line.startsWith('GUARDED'));
+  for (const column of ['STATUS', 'PID', 'BEAT', 'READY', 'OWES', 'HELD', 'PROBE SAYS', 'HEALS', 'HANG', 'STALL']) {
+    const at = lines[header]!.indexOf(column);
+    for (const row of lines.slice(header + 1, header + 3)) assert.ok(row[at - 1] === ' ' && row[at] !== ' ', `${column} in "${row}"`);
+  }
+  const colored = renderStatus(status, { color: true });
+  assert.equal(colored.map(strip), lines);
+});
+
+Guarded('no app under guard, or no probe yet, is said', () => {
+  assert.match(renderStatus(buildStatus(gathered()), { color: false }).join('\n'), /^GUARDED  none: no app in PM2's list has GUARD_HEARTBEAT in its env$/m);
+  const alone = buildStatus(gathered({ apps: [clockApp(), guardedApp('worker', WORKER)], beats: { [join(BEATS, 'worker.json')]: beatFile({ pid: WORKER }) } }));
+  assert.equal([alone.guarded[0]!.verdict, alone.guarded[0]!.heals], [null, null]);
+  assert.match(renderStatus(alone, { color: false }).join('\n'), /^worker +online +4500 +0\.1 s old +yes +in 0\.9 s +no +no probe +- +2\.0 s +1\.5 s$/m);
+});
+
+Guarded('JSON: the guarded apps beside every field as before', () => {
+  const status = buildStatus(withWorker(guardedApp('worker', WORKER), beatFile({ pid: WORKER })));
+  const json = JSON.parse(statusJson(status)) as typeof status;
+  assert.equal(json.guarded, status.guarded);
+  assert.equal(Object.keys(json).slice(0, -1), Object.keys(buildStatus(gathered())).slice(0, -1));
+  assert.is(Object.keys(json).at(-1), 'guarded');
+});
+
+Guarded.run();
+
+// ---
+
+type Files = { dir: string };
+const BeatFiles = suite<Files>('readBeatFile: a beat file as it is on disk', { dir: '' });
+
+BeatFiles.before.each(async (context) => {
+  context.dir = await mkdtemp(join(tmpdir(), 'estatus-status-beat-'));
+});
+BeatFiles.after.each(async ({ dir }) => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const GOOD = JSON.stringify({ guard: 1, pid: 4500, seq: 3, ready: true, owedInMs: 800, progressAgoMs: 200 });
+
+BeatFiles('a beat of the contract, with the file time; no file at all is no problem', async ({ dir }) => {
+  const path = join(dir, 'worker.json');
+  await writeFile(path, GOOD);
+  const read = await readBeatFile(path);
+  assert.equal([read.beat?.pid, read.beat?.owedInMs, read.problem], [4500, 800, null]);
+  assert.ok(Math.abs((read.mtimeMs ?? 0) - (await stat(path)).mtimeMs) < 1);
+  assert.equal(await readBeatFile(join(dir, 'none.json')), { mtimeMs: null, beat: null, problem: null });
+});
+
+BeatFiles('garbage, another shape, too large, a symlink to a good beat, a directory: each a reason, nothing read', async ({ dir }) => {
+  const at = (name: string) => join(dir, name);
+  await writeFile(at('garbage.json'), '{"guard":1,"pid":');
+  await writeFile(at('shape.json'), JSON.stringify({ guard: 2, pid: 1, seq: 1, ready: true, owedInMs: null }));
+  await writeFile(at('large.json'), ' '.repeat(GUARD_BEAT_CAP_BYTES + 1));
+  await writeFile(at('target.json'), GOOD);
+  await symlink(at('target.json'), at('link.json'));
+  await mkdir(at('dir.json'));
+  const problems = await Promise.all(['garbage', 'shape', 'large', 'link', 'dir'].map(async (name) => readBeatFile(at(`${name}.json`))));
+  for (const read of problems) assert.equal([read.beat, read.mtimeMs], [null, null]);
+  assert.equal(problems.map((read) => read.problem), [
+    'not JSON',
+    '"guard" is 2, not 1',
+    '64.0 KB, more than the 64 KB it can be',
+    'a symbolic link, which is not followed',
+    'not a regular file: a directory',
+  ]);
+});
+
+BeatFiles.run();
