@@ -33,10 +33,22 @@ for (const name of ['CLOCK_ETCD', 'CLOCK_CLUSTER', 'CLOCK_HOST', 'CLOCK_LEASE_S'
 // the active one dies (the kernel closes the lock's socket), without a process start.
 const standby = clockEnv.CLOCK_STANDBY === '1' || clockEnv.CLOCK_STANDBY === 'true';
 
+// The clock is guarded by the probe like any app (README, "Guard any app"): its heartbeat, its hang
+// and stall limits, and what names its state (an instance on another STATE_DIR is not this clock).
+// PROBE_HANG_MS stays the one setting a user changes for both.
+const hangMs = env.PROBE_HANG_MS ?? '3000';
+Object.assign(clockEnv, {
+  GUARD_HEARTBEAT: join(stateDir, 'heartbeat.json'),
+  GUARD_HANG_MS: hangMs,
+  GUARD_STALL_MS: hangMs,
+  GUARD_STATE_ENV: 'STATE_DIR',
+  GUARD_STATE_DEFAULT: join(root, 'state'),
+});
+
 /** @type {Record<string, string>} */
 const probeEnv = {
   PROBE_PERIOD_MS: env.PROBE_PERIOD_MS ?? '500',
-  PROBE_HANG_MS: env.PROBE_HANG_MS ?? '3000',
+  PROBE_HANG_MS: hangMs,
   STATE_DIR: stateDir,
   NODE_ENV: 'production',
 };

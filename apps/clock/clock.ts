@@ -595,11 +595,33 @@ export class Clock {
         : [],
       waiters: this.lock?.waiting() ?? 0,
       held: this.holds.list(now),
+      guard: 1,
+      seq: (this.seq += 1),
+      ready: readyAt !== null || this.following,
+      owedInMs: ticking && !this.following ? this.owedInMs(progress, now) : null,
       ...(this.config.cluster ? { cluster: this.clusterPulse() } : {}),
     };
     return serializeHeartbeat(heartbeat);
   }
 
+  /**
+   * The guard contract's owed moment, from the threads' own: a thread owes its next tick one interval
+   * after it last progressed, and one tick late is lateness, not a stall, so the clock owes progress
+   * within two intervals of its last; once every thread is done with the run, the next run is owed
+   * within one. The probe's stall limit (GUARD_STALL_MS) comes on top.
+   */
+  private owedInMs(progress: Progress, now: number): number {
+    const runDone = progress.isRunComplete();
+    let owed = Infinity;
+    this.config.intervalsMs.forEach((intervalMs, index) => {
+      if (!runDone && progress.isThreadDone(index)) return;
+      const quietMs = now - (this.progressedAt[index] ?? now);
+      owed = Math.min(owed, (runDone ? intervalMs : 2 * intervalMs) - quietMs);
+    });
+    return Number.isFinite(owed) ? Math.round(owed) : 0;
+  }
+
+  private seq = 0;
   private lastMetrics = '';
   /**
    * What `pm2 monit` shows of the clock, sent only when it changes; and its pulse, while the

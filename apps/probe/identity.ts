@@ -5,10 +5,64 @@ import { isLiving } from '../shared/proc-stat.ts';
 import { pathKey, type ProcessInfo } from './proc-table.ts';
 
 /**
- * Who counts as the clock. A name or a command line can be faked or reused; the probe acts only on
- * a process it has proven to be this project's clock: this user's, alive, running this project's
- * clock entry point on this state directory, and (for PM2's clock) launched by this PM2 as `clock`.
+ * Who counts as an instance of a guarded app. A name or a command line can be faked or reused; the
+ * probe acts only on a process it has proven to be one: this user's, alive, running the app's script
+ * (by real path) on the app's state — the path an environment variable of its names, the heartbeat's
+ * by default — and, for PM2's own instance, launched by this PM2 daemon under that app's name.
  */
+export interface AppIdentity {
+  /** PM2's name of the app. */
+  name: string;
+  /** Real path of the script it runs. */
+  entry: string;
+  /** The user it must run as (ProcessInfo.user's form). */
+  user: string;
+  /**
+   * The state an instance works on: the environment variable naming it (GUARD_STATE_ENV, else
+   * GUARD_HEARTBEAT), the path PM2's instance has there, where a relative value starts (PM2's cwd
+   * for the app), and the path an instance without the variable uses (none: it is not one).
+   */
+  state: { env: string; path: string; base: string; fallback?: string };
+  /** PM2's fork-mode container of the daemon that runs it (PM2 runs a node app's script through it). */
+  container: string;
+}
+
+/** The state path an instance with environment `env` works on, resolved as the app does; undefined if none. */
+export function statePathOf(env: Map<string, string>, state: AppIdentity['state']): string | undefined {
+  const configured = env.get(state.env);
+  if (configured === undefined || configured === '') return state.fallback;
+  return isAbsolute(configured) ? configured : resolve(state.base, configured);
+}
+
+/** Whether `proc` is a live instance of the app `id`: its user, its script, its state. */
+export function isInstanceOf(proc: ProcessInfo, env: Map<string, string> | undefined, id: AppIdentity): boolean {
+  if (!env || proc.user !== id.user || !isLiving(proc)) return false;
+  const script = scriptOf(proc.argv, env);
+  if (!script || !proc.cwd) return false;
+  const runs = realpathOrUndefined(resolve(proc.cwd, script));
+  if (runs === undefined) return false;
+  // PM2's own fork container runs the script named in pm_exec_path.
+  const execPath = env.get('pm_exec_path');
+  const entry = samePath(runs, id.container) && execPath !== undefined ? realpathOrUndefined(execPath) : runs;
+  const state = statePathOf(env, id.state);
+  return entry !== undefined && pathKey(entry) === pathKey(id.entry) && state !== undefined && samePath(state, id.state.path);
+}
+
+/** Whether `proc` is the process this PM2 daemon launched, and still runs, as the app `id.name`. */
+export function isPm2Instance(proc: ProcessInfo, env: Map<string, string> | undefined, id: AppIdentity, pm2: Pm2Facts, startedAtMs: number | undefined): boolean {
+  if (!env || !isInstanceOf(proc, env, id)) return false;
+  const home = env.get('PM2_HOME') ?? join(homedir(), '.pm2');
+  return (
+    proc.pid === pm2.pid &&
+    proc.ppid === pm2.daemonPid &&
+    env.get('name') === id.name &&
+    env.get('pm_id') === String(pm2.pmId) &&
+    samePath(home, pm2.home) &&
+    isThatLaunch(env, pm2.launchedAt, startedAtMs)
+  );
+}
+
+/** The clock as the scripts (chaos, bench, status) name it: its entry, its state directory, its user. */
 export interface ClockIdentity {
   /** Real path of the clock's compiled entry point. */
   entry: string;
@@ -66,50 +120,35 @@ export function scriptOf(argv: string[], env: Map<string, string>): string | und
   return undefined;
 }
 
+/** The project root of the clock whose entry is `entry` (…/dist/clock/main.js). */
+function projectRootOf(entry: string): string {
+  return resolve(dirname(entry), '..', '..');
+}
+
+/** The clock's identity as an app's: STATE_DIR names its state, relative to the project root, `state` by default. */
+export function clockAppIdentity(id: ClockIdentity): AppIdentity {
+  const root = projectRootOf(id.entry);
+  return { name: 'clock', entry: id.entry, user: id.user, state: { env: 'STATE_DIR', path: id.stateDir, base: root, fallback: join(root, 'state') }, container: pm2ContainerIn(root) };
+}
+
 /** The state directory a clock with environment `env` uses, resolved as the clock itself does. */
 export function stateDirOf(env: Map<string, string>, entry: string): string {
-  const projectRoot = resolve(dirname(entry), '..', '..');
-  const configured = env.get('STATE_DIR');
-  if (configured === undefined) return join(projectRoot, 'state');
-  return isAbsolute(configured) ? configured : resolve(projectRoot, configured);
+  return statePathOf(env, clockAppIdentity({ entry, stateDir: '', user: '' }).state) as string;
 }
 
 /** Whether `proc` is a live clock of this project working on this state directory. */
 export function isClockOfOurState(proc: ProcessInfo, env: Map<string, string> | undefined, id: ClockIdentity): boolean {
-  if (!env || proc.user !== id.user || !isLiving(proc)) return false;
-  const script = scriptOf(proc.argv, env);
-  if (!script || !proc.cwd) return false;
-  const runs = realpathOrUndefined(resolve(proc.cwd, script));
-  if (runs === undefined) return false;
-  // PM2's own fork container (this project's PM2, by real path) runs the script named in pm_exec_path.
-  const execPath = env.get('pm_exec_path');
-  const entry = samePath(runs, pm2ContainerOf(id.entry)) && execPath !== undefined ? realpathOrUndefined(execPath) : runs;
-  return entry !== undefined && pathKey(entry) === pathKey(id.entry) && samePath(stateDirOf(env, id.entry), id.stateDir);
-}
-
-/** PM2's fork-mode container in the project whose clock entry is `entry`. */
-function pm2ContainerOf(entry: string): string {
-  return join(dirname(entry), '..', '..', 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js');
+  return isInstanceOf(proc, env, clockAppIdentity(id));
 }
 
 /** Whether `proc` is the process this PM2 daemon launched, and still runs, as its app `clock`. */
-export function isPm2Clock(
-  proc: ProcessInfo,
-  env: Map<string, string> | undefined,
-  id: ClockIdentity,
-  pm2: Pm2Facts,
-  startedAtMs: number | undefined,
-): boolean {
-  if (!env || !isClockOfOurState(proc, env, id)) return false;
-  const home = env.get('PM2_HOME') ?? join(homedir(), '.pm2');
-  return (
-    proc.pid === pm2.pid &&
-    proc.ppid === pm2.daemonPid &&
-    env.get('name') === 'clock' &&
-    env.get('pm_id') === String(pm2.pmId) &&
-    samePath(home, pm2.home) &&
-    isThatLaunch(env, pm2.launchedAt, startedAtMs)
-  );
+export function isPm2Clock(proc: ProcessInfo, env: Map<string, string> | undefined, id: ClockIdentity, pm2: Pm2Facts, startedAtMs: number | undefined): boolean {
+  return isPm2Instance(proc, env, clockAppIdentity(id), pm2, startedAtMs);
+}
+
+/** PM2's fork-mode container in the project at `root` (its own node_modules/pm2). */
+export function pm2ContainerIn(root: string): string {
+  return join(root, 'node_modules', 'pm2', 'lib', 'ProcessContainerFork.js');
 }
 
 /**

@@ -1,20 +1,19 @@
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, PROJECT_ROOT, readProbeConfig, type ProbeConfig } from '../shared/config.ts';
+import { ConfigError, readProbeConfig, type ProbeConfig } from '../shared/config.ts';
 import { EXIT } from '../shared/exit-codes.ts';
 import { pulseEveryMs } from '../shared/probe-pulse.ts';
 import { statePaths } from '../shared/state-dir.ts';
-import { realpathOrUndefined } from './identity.ts';
 import { OwnPulse } from './own-pulse.ts';
 import { Pm2Client } from './pm2-client.ts';
 import { Probe } from './probe.ts';
 import { currentUser, procTableProblem, readStat } from './proc-table.ts';
 
 /**
- * The probe's entry point: settings, signals, exit codes, and the loop that looks at the clock once
- * per period. Everything else is in probe.ts; nothing below it exits the process.
+ * The probe's entry point: settings, signals, exit codes, and the loop that looks at every guarded
+ * app once per period. Everything else is in probe.ts; nothing below it exits the process.
  */
 const log = (line: string): void => void process.stdout.write(`probe: ${line}\n`);
 const warn = (line: string): void => void process.stderr.write(`probe: ${line}\n`);
@@ -33,19 +32,8 @@ if (procTableProblem !== undefined) {
   process.exit(EXIT.unsupported);
 }
 
-const entry = join(PROJECT_ROOT, 'dist', 'clock', 'main.js');
 const pm2 = new Pm2Client(process.env.PM2_HOME ?? join(homedir(), '.pm2'));
-const probe = new Probe({
-  config,
-  identity: {
-    entry: realpathOrUndefined(entry) ?? entry,
-    stateDir: realpathOrUndefined(config.stateDir) ?? resolve(config.stateDir),
-    user: currentUser(),
-  },
-  pm2,
-  log,
-  warn,
-});
+const probe = new Probe({ periodMs: config.periodMs, pm2, user: currentUser(), log, warn });
 
 // The clock watches this probe in turn (apps/clock/probe-watch.ts) through this pulse.
 const pulse = new OwnPulse({
@@ -71,7 +59,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => 
 // Our PM2 daemon is gone (its IPC channel closed): the daemon that replaces it starts its own probe.
 process.once('disconnect', () => void stop('the PM2 daemon that runs this probe is gone'));
 
-log(`watching clock every ${config.periodMs} ms (hung after ${config.hangMs} ms without a heartbeat; state in ${config.stateDir})`);
+log(`watching every app under guard in PM2 (${pm2.home}) every ${config.periodMs} ms`);
 while (running) {
   const started = performance.now();
   await probe.check();

@@ -23,6 +23,12 @@ export interface Pm2App {
   restarts: number;
   /** Its custom metrics' values, by name (what `pm2 monit` shows); optional for views made by hand. */
   metrics?: Record<string, unknown>;
+  /** Its environment as PM2 launched it (its `env`, and PM2's own top-level values over it). */
+  env?: Record<string, string>;
+  /** The script PM2 runs (pm_exec_path), in the folder PM2 runs it in (pm_cwd), with its interpreter. */
+  execPath?: string;
+  cwd?: string;
+  interpreter?: string;
 }
 
 /** One entry of PM2's process list, as `pm2 jlist` prints it. */
@@ -53,7 +59,22 @@ export function pm2AppOf(app: RawPm2Process): Pm2App {
     launchedAt: app.pm2_env.pm_uptime,
     restarts: app.pm2_env.restart_time,
     metrics: metricValues(app.pm2_env.axm_monitor),
+    env: envOf(app.pm2_env),
+    ...stringField('execPath', app.pm2_env.pm_exec_path),
+    ...stringField('cwd', app.pm2_env.pm_cwd),
+    ...stringField('interpreter', app.pm2_env.exec_interpreter),
   };
+}
+
+function stringField<K extends string>(key: K, value: unknown): Partial<Record<K, string>> {
+  return typeof value === 'string' && value !== '' ? ({ [key]: value } as Record<K, string>) : {};
+}
+
+/** The app's env (pm2_env.env), with the merged top level, which PM2 launched it with, over it. */
+function envOf(pm2Env: RawPm2Process['pm2_env']): Record<string, string> {
+  const strings = (value: unknown): [string, string][] =>
+    typeof value === 'object' && value !== null ? Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string') : [];
+  return Object.fromEntries([...strings(pm2Env.env), ...strings(pm2Env)]);
 }
 
 function metricValues(monitor: unknown): Record<string, unknown> {

@@ -1,23 +1,35 @@
 import { lstat } from 'node:fs/promises';
-import { readHeartbeatFile, type Heartbeat } from '../shared/heartbeat.ts';
+import { GUARD_BEAT_CAP_BYTES, parseGuardBeat, type GuardBeat } from '../shared/guard-contract.ts';
+import { readStateFile } from '../shared/state-file.ts';
 
 /**
- * One look at the heartbeat file, with a key that changes whenever the file does: what the probe
- * times the clock's silence by (staleness.ts). A heartbeat's key is its content: a live clock's
- * writes always differ (monotonicMs, or at least writtenAt). A file that is no heartbeat is keyed by
- * its identity (inode, size, change times), so a clock that rewrites it is still seen beating.
+ * One look at a guarded app's heartbeat file, with a key that changes whenever the file does: what
+ * the probe times the app's silence by (staleness.ts). A beat's key is its text: every write differs
+ * (its seq grows). A file that is no beat of the contract is keyed by its identity (inode, size,
+ * change times), so an app that rewrites it is still seen beating, and never trusted otherwise.
  */
 export type Pulse =
   | { kind: 'missing' }
-  | { kind: 'read'; heartbeat: Heartbeat; key: string }
+  | { kind: 'read'; beat: GuardBeat; raw: Record<string, unknown>; key: string }
   | { kind: 'unusable'; reason: string; key: string };
 
 export async function readPulse(path: string): Promise<Pulse> {
-  const file = await readHeartbeatFile(path);
-  if (file.kind === 'read') return { ...file, key: JSON.stringify(file.heartbeat) };
-  if (file.kind === 'missing') return file;
+  let reason: string;
+  try {
+    const file = await readStateFile(path, GUARD_BEAT_CAP_BYTES);
+    if (file.kind === 'missing') return file;
+    if (file.kind === 'read') {
+      const parsed = parseGuardBeat(file.text);
+      if (parsed.kind === 'beat') return { kind: 'read', beat: parsed.beat, raw: JSON.parse(file.text) as Record<string, unknown>, key: file.text };
+      reason = parsed.reason;
+    } else {
+      reason = file.reason;
+    }
+  } catch (error) {
+    reason = `unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
   // lstat never blocks and never follows a link, whatever sits at the name.
   const stats = await lstat(path, { bigint: true }).catch(() => undefined);
   if (!stats) return { kind: 'missing' };
-  return { kind: 'unusable', reason: file.reason, key: `file ${stats.ino}:${stats.size}:${stats.mtimeNs}:${stats.ctimeNs}` };
+  return { kind: 'unusable', reason, key: `file ${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}` };
 }

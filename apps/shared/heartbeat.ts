@@ -7,6 +7,15 @@ import { readStateFile } from './state-file.ts';
  * hangs stops writing it; that is how a hang shows.
  */
 export interface Heartbeat {
+  /**
+   * The guard contract's fields (apps/shared/guard-contract.ts), which the probe judges every guarded
+   * app by, the clock included (absent from older clocks); everything else here is the clock's own,
+   * for people and npm run status.
+   */
+  guard?: 1;
+  seq?: number;
+  ready?: boolean;
+  owedInMs?: number | null;
   pid: number;
   /** /proc start time in clock ticks (Linux), so a reused pid is never taken for this clock. */
   startTicks: number | null;

@@ -14,14 +14,13 @@ import type { Metric } from './pm2-ipc.ts';
 export const HEARTBEAT_METRIC = 'heartbeat';
 export const HELD_METRIC = 'held';
 
-const IN_FILE = 'heartbeat.json';
-// "via PM2 (heartbeat.json: ENOSPC), pid 1234 beat 56"
-const VIA_PM2 = /^via PM2 \(heartbeat\.json: (.*)\), pid (\d+) beat (\d+)$/;
+// "via PM2 (heartbeat.json: ENOSPC), pid 1234 beat 56": any app's heartbeat file by its name.
+const VIA_PM2 = /^via PM2 \([^:()]*: (.*)\), pid (\d+) beat (\d+)$/;
 
 /** What the clock publishes: where its pulse is, and what holds its ticks back. */
-export function pulseMetrics(pid: number, beat: number, fileFault: string | undefined, held: Hold[]): Record<string, Metric> {
+export function pulseMetrics(pid: number, beat: number, fileFault: string | undefined, held: Hold[], file = 'heartbeat.json'): Record<string, Metric> {
   return {
-    [HEARTBEAT_METRIC]: { value: fileFault === undefined ? IN_FILE : `via PM2 (${IN_FILE}: ${fileFault}), pid ${pid} beat ${beat}` },
+    [HEARTBEAT_METRIC]: { value: fileFault === undefined ? file : `via PM2 (${file}: ${fileFault}), pid ${pid} beat ${beat}` },
     [HELD_METRIC]: { value: held.length === 0 ? 'no' : held.map((hold) => `${hold.on}: ${hold.why}`).join('; ') },
   };
 }

@@ -300,7 +300,7 @@ Startup('two clock instances online: one active, writing the heartbeat; the othe
   assert.is(await metricOf(sandbox, active, 'role', (v) => v === 'active'), 'active');
   assert.is(await metricOf(sandbox, standby, 'role', (v) => v === 'standby'), 'standby');
   await probeMetric(sandbox, 'clock pid', active);
-  await probeMetric(sandbox, 'standby pids', String(standby));
+  await probeMetric(sandbox, 'clock standby pids', String(standby));
 });
 
 Startup('the active one ticks alone, with no gap; the heartbeat has one writer', async ({ sandbox, watch }) => {
@@ -365,7 +365,7 @@ Takeover('PM2 restarts the killed one, and it comes back as the new standby', as
   assert.ok(Number(tookOverIn) < TAKEOVER_SANITY_MS);
   assert.is(await metricOf(sandbox, second.standby, 'role', (v) => v === 'standby'), 'standby');
   await probeMetric(sandbox, 'clock pid', second.active);
-  await probeMetric(sandbox, 'standby pids', String(second.standby));
+  await probeMetric(sandbox, 'clock standby pids', String(second.standby));
 });
 
 Takeover('the restarted standby takes over in turn when the new active is killed', async (context) => {

@@ -74,7 +74,7 @@ Roles("PM2's entry: its id, launch time and the role metric the clock publishes"
     pm_id: 3,
     pm2_env: { status: 'online', pm_uptime: 5, restart_time: 2, axm_monitor: { role: { value: 'standby' }, 'Heap Size': { value: '9' } } },
   };
-  assert.equal(clockInstanceOf(raw), { name: 'clock', pmId: 3, pid: 7, status: 'online', launchedAt: 5, restarts: 2, metrics: { role: 'standby', 'Heap Size': '9' }, role: 'standby' });
+  assert.equal(clockInstanceOf(raw), { name: 'clock', pmId: 3, pid: 7, status: 'online', launchedAt: 5, restarts: 2, metrics: { role: 'standby', 'Heap Size': '9' }, env: { status: 'online' }, role: 'standby' });
   assert.is(clockInstanceOf({ ...raw, pm2_env: { status: 'online', pm_uptime: 5, restart_time: 0 } }).role, undefined);
 });
 

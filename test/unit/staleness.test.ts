@@ -42,15 +42,17 @@ function watch(options: { untilMs: number; frozenAt?: number; wallOffset?: (mono
     };
     seen = sight(seen, JSON.stringify(heartbeat), now, HELD_MS);
     const finding = diagnose({
+      name: 'clock',
       now,
       app: { name: 'clock', pmId: 0, pid: 100, status: 'online', launchedAt: REAL_WALL, restarts: 0 },
       verified: true,
       watchedMs: now,
-      heartbeat,
-      heartbeatAgeMs: unchangedMs(seen),
-      heartbeatIsOwn: true,
-      heartbeatIsDuplicate: false,
+      beat: { guard: 1, pid: 100, seq: lastWrite, ready: true, owedInMs: null },
+      beatAgeMs: unchangedMs(seen),
+      beatIsOwn: true,
+      beatIsDuplicate: false,
       hangMs: HANG_MS,
+      stallMs: HANG_MS,
     });
     looks.push({ at: now, finding });
   }
@@ -96,14 +98,14 @@ Frozen('a probe that was held itself gives no age on its first look back: it wat
   // The clock froze at 3 000 ms; the probe was stopped from 2 500 to 9 000 ms.
   const looks = watch({ untilMs: 12_000, frozenAt: 3_000, probeHeld: (mono) => mono > 2_500 && mono < 9_000 });
   const back = looks.find(({ at }) => at >= 9_000);
-  assert.equal(back?.finding, { kind: 'healthy', pid: 100, heartbeatAgeMs: 0 });
+  assert.equal(back?.finding, { kind: 'healthy', pid: 100, beatAgeMs: 0 });
   const hung = looks.find(({ finding }) => finding.kind === 'hung');
   assert.ok(hung && hung.at > 9_000 + HANG_MS && hung.at <= 9_000 + HANG_MS + PERIOD_MS, `judged hung at ${hung?.at} ms`);
 });
 
 Frozen('the first look of a probe just started gives no age either', () => {
   const looks = watch({ untilMs: 3_000, frozenAt: -1 });
-  assert.equal(looks[0]?.finding, { kind: 'healthy', pid: 100, heartbeatAgeMs: 0 });
+  assert.equal(looks[0]?.finding, { kind: 'healthy', pid: 100, beatAgeMs: 0 });
   assert.ok(looks.find(({ finding }) => finding.kind === 'hung' && finding.silentMs > HANG_MS));
 });
 
@@ -150,13 +152,13 @@ function replace(path: string, text: string): void {
 Pulse('a heartbeat: keyed by its content', async ({ dir }) => {
   const path = join(dir, 'heartbeat.json');
   assert.equal(await readPulse(path), { kind: 'missing' });
-  const beat = { pid: 1, startTicks: 1, phase: 'ticking', startedAt: 0, readyAt: 0, writtenAt: 5, monotonicMs: 1.5, run: 1, threads: [], waiters: 0 };
+  const beat = { guard: 1, seq: 1, ready: true, owedInMs: null, pid: 1, startTicks: 1, phase: 'ticking', startedAt: 0, readyAt: 0, writtenAt: 5, monotonicMs: 1.5, run: 1, threads: [], waiters: 0 };
   replace(path, JSON.stringify(beat));
   const first = await readPulse(path);
   assert.is(first.kind, 'read');
   assert.equal(await readPulse(path), first, 'read again, unchanged: the same key');
-  // The same wall stamp (a wall clock stepped back onto it), a later monotonic one: another write.
-  replace(path, JSON.stringify({ ...beat, monotonicMs: 251.5 }));
+  // The same wall stamp (a wall clock stepped back onto it), a later seq: another write.
+  replace(path, JSON.stringify({ ...beat, seq: 2, monotonicMs: 251.5 }));
   const second = await readPulse(path);
   assert.ok(first.kind === 'read' && second.kind === 'read' && first.key !== second.key);
 });

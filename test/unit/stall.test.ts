@@ -1,6 +1,5 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { diagnose, type Observation } from '../../apps/probe/diagnose.ts';
 import { stalledThread } from '../../apps/probe/stall.ts';
 import type { Heartbeat, HeartbeatThread } from '../../apps/shared/heartbeat.ts';
 
@@ -67,39 +66,3 @@ Stall('never judged: a clock starting (a crash-loop back-off included), or a hea
 });
 
 Stall.run();
-
-// ---
-
-const Diagnosed = suite('diagnose: stalled');
-
-const seen = (heartbeat: Heartbeat, overrides: Partial<Observation> = {}): Observation => ({
-  now: NOW,
-  app: { name: 'clock', pmId: 0, pid: 100, status: 'online', launchedAt: NOW - 60_000, restarts: 0 },
-  verified: true,
-  watchedMs: 60_000,
-  heartbeat,
-  heartbeatAgeMs: NOW - heartbeat.writtenAt,
-  heartbeatIsOwn: true,
-  heartbeatIsDuplicate: false,
-  hangMs: HANG_MS,
-  ...overrides,
-});
-
-Diagnosed('a fresh heartbeat of its own with a thread owing a tick too long: stalled, not healthy', () => {
-  const finding = diagnose(seen(beat([thread('thread-1', 3, 2_000, 9_000)])));
-  assert.equal(finding, { kind: 'stalled', pid: 100, thread: 'thread-1', owedMs: 7_100 });
-});
-
-Diagnosed('a stale heartbeat is hung first: no pulse says more than no ticks', () => {
-  const finding = diagnose(seen(beat([thread('thread-1', 3, 2_000, 9_000)], { writtenAt: NOW - 4_000 })));
-  assert.is(finding.kind, 'hung');
-});
-
-Diagnosed('a stopped clock and a standby are never stalled', () => {
-  const stuck = beat([thread('thread-1', 3, 2_000, 9_000)]);
-  assert.is(diagnose(seen(stuck, { app: { name: 'clock', pmId: 0, pid: 100, status: 'stopped', launchedAt: NOW - 60_000, restarts: 0 } })).kind, 'stopped');
-  // The standby writes no heartbeat: the one it sees is the active's, not its own.
-  assert.is(diagnose(seen(stuck, { heartbeatIsOwn: false, standbyMode: true })).kind, 'starting');
-});
-
-Diagnosed.run();
