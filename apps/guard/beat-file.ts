@@ -11,8 +11,8 @@ import { readStateFile } from '../shared/state-file.ts';
  * under the beat is no reason for the app itself to fail.
  */
 export class BeatFile {
-  /** The code of the fault said while writes fail, so that it is said once (and again if it changes). */
-  private failing: string | undefined;
+  /** The code of the fault while writes fail (said once, and again if it changes); undefined while they land. */
+  failing: string | undefined;
   private readonly writer: LatestWriter;
 
   constructor(

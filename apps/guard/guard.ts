@@ -1,7 +1,8 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { GUARD_ENV, GUARD_VERSION, GuardSettingError, guardSettingsOf, type GuardBeat } from '../shared/guard-contract.ts';
-import { signalReady } from '../shared/pm2-ipc.ts';
+import { publishMetrics, signalReady } from '../shared/pm2-ipc.ts';
+import { pulseMetrics } from '../shared/pm2-pulse.ts';
 import { BeatFile } from './beat-file.ts';
 
 export { StateFile, type StateFileOptions, type StateRead } from './state.ts';
@@ -34,6 +35,8 @@ export class Guard {
   private promiseMs: number | undefined;
   private readonly holds = new Map<string, { why: string; since: number }>();
   private more: (() => Record<string, unknown>) | undefined;
+  /** Whether the pulse last went through PM2 (the file failing), so that its end is published once. */
+  private viaPm2 = false;
 
   /**
    * The guard this process's env asks for: GUARD_HEARTBEAT (and GUARD_HANG_MS for how often to beat),
@@ -177,7 +180,15 @@ export class Guard {
   private write(): void {
     if (!this.file || this.stopped) return;
     this.seq += 1;
-    this.file.set(`${JSON.stringify({ ...this.more?.(), ...this.beat() })}\n`);
+    const beat = this.beat();
+    this.file.set(`${JSON.stringify({ ...this.more?.(), ...beat })}\n`);
+    // While the file cannot be written (a full or read-only disk), the pulse goes through PM2's
+    // metrics, where the probe takes it as a sign of life of this very pid (apps/shared/pm2-pulse.ts):
+    // a silent file alone would read as a hang, and a restart would only meet the same disk.
+    const fault = this.file.failing;
+    if (fault === undefined && !this.viaPm2) return;
+    this.viaPm2 = fault !== undefined;
+    publishMetrics(pulseMetrics(process.pid, this.seq, fault, beat.held ?? [], basename(this.file.path)));
   }
 }
 

@@ -1,4 +1,3 @@
-import type { Hold } from './heartbeat.ts';
 import type { Metric } from './pm2-ipc.ts';
 
 /**
@@ -18,7 +17,7 @@ export const HELD_METRIC = 'held';
 const VIA_PM2 = /^via PM2 \([^:()]*: (.*)\), pid (\d+) beat (\d+)$/;
 
 /** What the clock publishes: where its pulse is, and what holds its ticks back. */
-export function pulseMetrics(pid: number, beat: number, fileFault: string | undefined, held: Hold[], file = 'heartbeat.json'): Record<string, Metric> {
+export function pulseMetrics(pid: number, beat: number, fileFault: string | undefined, held: { on: string; why: string; forMs?: number }[], file = 'heartbeat.json'): Record<string, Metric> {
   return {
     [HEARTBEAT_METRIC]: { value: fileFault === undefined ? file : `via PM2 (${file}: ${fileFault}), pid ${pid} beat ${beat}` },
     [HELD_METRIC]: { value: held.length === 0 ? 'no' : held.map((hold) => `${hold.on}: ${hold.why}`).join('; ') },
@@ -31,7 +30,8 @@ export interface Pm2Pulse {
   beat: number;
   /** Why the file cannot be written. */
   fileFault: string;
-  held: Hold['on'][];
+  /** What holds it back, by name ('state', 'log', or an app's own). */
+  held: string[];
 }
 
 /** The pulse an app's PM2 metrics carry, when its heartbeat file cannot be written; undefined otherwise. */
@@ -41,10 +41,10 @@ export function pm2PulseOf(metrics: Record<string, unknown>): Pm2Pulse | undefin
   return { fileFault: match[1] as string, pid: Number(match[2]), beat: Number(match[3]), held: heldOf(String(metrics[HELD_METRIC] ?? 'no')) };
 }
 
-function heldOf(value: string): Hold['on'][] {
+function heldOf(value: string): string[] {
   if (value === 'no') return [];
   return value.split('; ').flatMap((part) => {
-    const on = part.slice(0, part.indexOf(':'));
-    return on === 'state' || on === 'log' ? [on] : [];
+    const on = part.slice(0, part.indexOf(':')).trim();
+    return on === '' ? [] : [on];
   });
 }
