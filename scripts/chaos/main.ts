@@ -61,9 +61,10 @@ stopped ticking before, and once healed it follows and the lead stays. At the en
 log: no tick number lost, at most one repeat per thread per failover, never two hosts at once.
 
 --machine (Linux, root, Debian's libfaketime): the sandbox's LOG_DIR and STATE_DIR each a tmpfs of
-their own (${DISK_SIZES.log} and ${DISK_SIZES.state}, unmounted at the end whatever happens), the clock and the probe each
-under libfaketime with a wall clock of its own (PM2's daemon and chaos keep the true time; monotonic
-clocks are left alone, as a real step leaves them). Every plain kind, and these, once in each round of ${MACHINE_RUN_KINDS.length}:
+their own (${DISK_SIZES.log} and ${DISK_SIZES.state}, unmounted at the end whatever happens), the clock and the probe
+each under libfaketime with a wall clock of its own (PM2's daemon and chaos keep the true time;
+monotonic clocks are left alone, as a real step leaves them). Every plain kind, and these, once in
+each round of ${MACHINE_RUN_KINDS.length}:
 ${MACHINE_FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${FAULT_DESCRIPTIONS[kind]}`).join('\n')}
 A disk stays full or read-only until PM2's \`held\` metric says the clock holds for it (at most
 ${HELD_DEADLINE_MS / 1000} s: the log's last 4 KB page takes lines until it is full) and ${DISK_FAULT_MS / 1000} s at the least; time to
