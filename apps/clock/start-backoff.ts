@@ -27,7 +27,7 @@ export interface StartRecord {
 export const HEALTHY_AFTER_MS = 1_000;
 const FIRST_DELAY_MS = 1_000;
 const MAX_DELAY_MS = 30_000;
-// A record is ~60 bytes ({"healthy":false,"failures":12,"at":…}); anything bigger is not one.
+// A record is START_RECORD_BYTES long (older versions wrote ~60 bytes); anything over 4 KB is not one.
 const START_RECORD_CAP_BYTES = 4 * 1024;
 // Every record is written at this size, padded with spaces (JSON allows them), so that it can be
 // overwritten in place, with no new block, when the disk is full; the longest possible one is 79 bytes.
@@ -121,8 +121,8 @@ export function serializeStartRecord(record: StartRecord): string {
  *   place: it is always START_RECORD_BYTES long, so this needs no new block on a file system that
  *   overwrites in place (ext4, XFS, tmpfs, NTFS; not a copy-on-write one such as btrfs or ZFS). The
  *   trade-off: a crash in the middle of that write can leave a torn record, which reads as damaged
- *   and counts as none (one start not held back). Only the clock reads the record, under the state
- *   lock, so no other reader can see it half-written.
+ *   and counts as none (one start not held back). Only the clock that holds the state lock, the one
+ *   writer, reads the record to decide (a waiting standby only peeks at it, to rehearse).
  * - When that fails too (a read-only disk, or a full one before any record existed), the record
  *   stays what it was, and this start's back-off is the one already decided from it (the wait is
  *   not skipped). The failure it would have recorded is not counted, yet the next start cannot spin:
