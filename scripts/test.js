@@ -1,0 +1,241 @@
+// `npm test`'s runner, after the type check and the build: every uvu suite under test/, in two lanes
+// run at once, each lane one uvu process (through tsx) over its own files. Most suites wait on
+// timers and on PM2, not on the CPU, so two lanes on a 2-core machine take about half the time of
+// one. Each lane's output is printed whole when it ends, uvu's totals included (.ci/run sums every
+// "Total:", "Passed:" and "Skipped:" line); the exit code is 1 if either lane failed.
+//
+//   node scripts/test.js             every suite (what npm test runs)
+//   node scripts/test.js PATTERN     only the suites whose path under test/ matches (npm test -- PATTERN)
+//
+// Plain JavaScript, so that choosing the lanes costs no tsx start of its own.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parse } from 'uvu/parse';
+
+const ROOT = join(import.meta.dirname, '..');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const UVU = join(ROOT, 'node_modules', 'uvu', 'bin.js');
+const DIR = 'test';
+const SUITES = '\\.test\\.ts$';
+const IGNORE = ['fixtures', 'helpers'];
+
+// Heavy suites go to lane 1, one after another, never two at once: the cluster (three etcd members
+// and three PM2 daemons), chaos (real chaos runs) and boot (the operator scripts run whole, some as
+// another user) load the machine most; and so does every suite that runs wine, which is also the
+// slowest under load, and whose suites share the runner's wine prefix (each Windows sandbox copies
+// it; the wine unit suites run in it). Matched by name, or by what the file imports, so that a new
+// wine suite lands with the others by itself.
+const HEAVY_NAMES = /^integration\/(cluster|chaos|boot)\.test\.ts$/;
+const RUNS_WINE = /from '[^']*\/(windows-sandbox|wine-node)\.ts'/;
+
+// Seconds each suite took alone (one uvu process each, one after another, 2-core VM): only to
+// balance the lanes, so a stale figure costs balance, never a suite. The rest are placed, longest
+// first, in whichever lane has less so far; a suite not listed counts as its folder's default.
+const SECONDS = {
+  'integration/cluster.test.ts': 84, 'integration/chaos.test.ts': 76, 'integration/boot.test.ts': 53,
+  'integration/windows-pm2.test.ts': 40, 'integration/windows-runner.test.ts': 21, 'integration/windows-clock.test.ts': 11,
+  'integration/standby.test.ts': 60, 'integration/status.test.ts': 40, 'integration/probe-heals.test.ts': 27,
+  'integration/restart.test.ts': 24, 'integration/machine-faults.test.ts': 21, 'integration/clock-step.test.ts': 15,
+  'integration/probe-identity.test.ts': 15, 'integration/stop.test.ts': 12, 'integration/crash-loop.test.ts': 11,
+  'integration/silent-clock.test.ts': 9, 'integration/start.test.ts': 8, 'integration/power-loss.test.ts': 7,
+  'integration/probe-freeze.test.ts': 6, 'integration/bad-input.test.ts': 6, 'integration/one-writer.test.ts': 5,
+  'integration/ticking.test.ts': 5, 'unit/checkpoint.test.ts': 9, 'unit/proc-table-win32.test.ts': 6,
+  'unit/state-dir-fault.test.ts': 5, 'unit/state-lock.test.ts': 4, 'unit/death-bell.test.ts': 3,
+};
+const DEFAULT_SECONDS = { integration: 15, unit: 1 };
+
+/**
+ * @typedef {{ number: number, names: string[], seconds: number }} Lane
+ * @typedef {{ lane: Lane, code: number | null, signal: NodeJS.Signals | null, output: string, tookS: number, suites: string }} Ended
+ */
+
+/** @param {string} name */
+function secondsOf(name) {
+  const folder = /** @type {keyof typeof DEFAULT_SECONDS} */ (name.split('/')[0]);
+  return SECONDS[/** @type {keyof typeof SECONDS} */ (name)] ?? DEFAULT_SECONDS[folder] ?? DEFAULT_SECONDS.integration;
+}
+
+/** @param {string} name */
+function isHeavy(name) {
+  return HEAVY_NAMES.test(name) || RUNS_WINE.test(readFileSync(join(ROOT, DIR, name), 'utf8'));
+}
+
+/** @param {string[]} names @returns {Lane[]} */
+function chooseLanes(names) {
+  const heavy = names.filter(isHeavy);
+  const lanes = [
+    { number: 1, names: heavy, seconds: heavy.reduce((sum, name) => sum + secondsOf(name), 0) },
+    { number: 2, names: /** @type {string[]} */ ([]), seconds: 0 },
+  ];
+  const rest = names.filter((name) => !heavy.includes(name)).sort((a, b) => secondsOf(b) - secondsOf(a) || a.localeCompare(b));
+  for (const name of rest) {
+    const lighter = lanes.reduce((best, lane) => (lane.seconds < best.seconds ? lane : best));
+    lighter.names.push(name);
+    lighter.seconds += secondsOf(name);
+  }
+  for (const lane of lanes) lane.names.sort();
+  return lanes.filter((lane) => lane.names.length > 0);
+}
+
+/** The pattern uvu is given for a lane: exactly its files, by their path under test/. */
+function patternOf(/** @type {Lane} */ lane) {
+  const escaped = lane.names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replaceAll('/', '[\\\\/]'));
+  return `^(${escaped.join('|')})$`;
+}
+
+/**
+ * Asks uvu itself which files each lane's pattern selects: every suite it would run must be in
+ * exactly one lane. Throws, naming the suites, otherwise: a suite in no lane would silently not run.
+ * @param {string[]} wanted @param {Lane[]} lanes
+ */
+async function checkLanes(wanted, lanes) {
+  const seen = new Map(wanted.map((name) => [name, /** @type {number[]} */ ([])]));
+  for (const lane of lanes) {
+    for (const { name } of (await parse(DIR, patternOf(lane), { cwd: ROOT, ignore: IGNORE })).suites) {
+      const key = name.replaceAll('\\', '/');
+      if (!seen.has(key)) throw new Error(`lane ${lane.number}'s pattern selects ${key}, which it was not given`);
+      seen.get(key)?.push(lane.number);
+    }
+  }
+  const wrong = [...seen].filter(([, numbers]) => numbers.length !== 1);
+  if (wrong.length > 0) {
+    throw new Error(`every suite must run in exactly one lane; ${wrong.map(([name, numbers]) => `${name} is in ${numbers.length === 0 ? 'none' : `lanes ${numbers.join(' and ')}`}`).join('; ')}`);
+  }
+}
+
+/** Every suite: uvu's own selection (what `uvu test "\.test\.ts$" -i fixtures -i helpers` ran). */
+async function allSuites() {
+  const names = (await parse(DIR, SUITES, { cwd: ROOT, ignore: IGNORE })).suites.map(({ name }) => name.replaceAll('\\', '/'));
+  const hidden = (await parse(DIR, SUITES, { cwd: ROOT })).suites.map(({ name }) => name.replaceAll('\\', '/')).filter((name) => !names.includes(name));
+  if (hidden.length > 0) throw new Error(`${hidden.join(', ')}: a suite under a folder uvu is told to ignore (${IGNORE.join(', ')}) never runs; move it or rename it`);
+  return names;
+}
+
+/**
+ * Only the suites whose path matches `only`, each kept in the lane it has in a whole run, so that a
+ * part runs beside the same suites as in the whole.
+ * @param {Lane[]} lanes @param {string} only
+ */
+function narrow(lanes, only) {
+  const matching = new RegExp(only, 'i');
+  const narrowed = lanes.map((lane) => {
+    const names = lane.names.filter((name) => matching.test(name));
+    return { number: lane.number, names, seconds: names.reduce((sum, name) => sum + secondsOf(name), 0) };
+  });
+  if (narrowed.every((lane) => lane.names.length === 0)) {
+    throw new Error(`no suite under test/ matches ${JSON.stringify(only)} (expected a pattern of a path such as integration/ticking or unit/)`);
+  }
+  return narrowed.filter((lane) => lane.names.length > 0);
+}
+
+/**
+ * When each suite of a lane began, from the line uvu prints as it begins each file: each suite's
+ * seconds in the lane, for the record (and for SECONDS above). Fed stdout as it comes, in pieces.
+ * @param {string[]} names
+ */
+function suiteTimer(names) {
+  /** @type {Array<{ name: string, at: number }>} */
+  const begun = [];
+  let partial = '';
+  return {
+    /** @param {Buffer} chunk */
+    see(chunk) {
+      const lines = (partial + chunk.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const plain = line.replace(/\x1b\[[0-9;]*m/g, '').trim().replaceAll('\\', '/');
+        if (names.includes(plain)) begun.push({ name: plain, at: performance.now() });
+      }
+    },
+    /** @param {number} endedAt @returns {string} */
+    summary(endedAt) {
+      const took = begun.map(({ name, at }, index) => ({ name, s: ((begun[index + 1]?.at ?? endedAt) - at) / 1000 }));
+      return took.map(({ name, s }) => `${name.replace(/\.test\.ts$/, '')} ${s.toFixed(0)}`).join(', ');
+    },
+  };
+}
+
+/** Runs one lane's uvu, its stdout and stderr kept together, in order, until it ends. */
+function runLane(/** @type {Lane} */ lane) {
+  const started = performance.now();
+  const child = spawn(process.execPath, [TSX, UVU, DIR, patternOf(lane), ...IGNORE.flatMap((name) => ['-i', name])], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  /** @type {Buffer[]} */
+  const chunks = [];
+  const timer = suiteTimer(lane.names);
+  child.stdout.on('data', (chunk) => (chunks.push(chunk), timer.see(chunk)));
+  child.stderr.on('data', (chunk) => chunks.push(chunk));
+  /** @type {Promise<Ended>} */
+  const ended = new Promise((resolve) => {
+    child.on('error', (error) => chunks.push(Buffer.from(`test: could not start lane ${lane.number}'s uvu: ${error.message}\n`)));
+    child.on('close', (code, signal) => {
+      const now = performance.now();
+      resolve({ lane, code, signal, output: Buffer.concat(chunks).toString(), tookS: (now - started) / 1000, suites: timer.summary(now) });
+    });
+  });
+  return { child, ended };
+}
+
+/** @param {Lane} lane */
+function describe(lane) {
+  const suites = `${lane.names.length} suite${lane.names.length === 1 ? '' : 's'}`;
+  return `lane ${lane.number} (${suites}, ~${Math.round(lane.seconds)} s alone): ${lane.names.map((name) => name.replace(/\.test\.ts$/, '')).join(', ')}`;
+}
+
+/** @param {Ended} end */
+function verdict({ lane, code, signal, tookS }) {
+  const how = signal ? `ended by ${signal}` : code === 0 ? 'passed' : `failed (uvu exited with code ${code})`;
+  return `lane ${lane.number} ${how} in ${tookS.toFixed(0)} s`;
+}
+
+async function main() {
+  let lanes;
+  try {
+    const names = await allSuites();
+    lanes = chooseLanes(names);
+    await checkLanes(names, lanes);
+    const only = process.argv[2];
+    if (only !== undefined) {
+      lanes = narrow(lanes, only);
+      await checkLanes(lanes.flatMap((lane) => lane.names), lanes);
+    }
+  } catch (error) {
+    console.error(`test: ${/** @type {Error} */ (error).message}`);
+    return 1;
+  }
+  const started = performance.now();
+  console.log(`test: ${lanes.length === 1 ? '1 lane' : `${lanes.length} lanes at once`}, each printed whole when it ends`);
+  for (const lane of lanes) console.log(`  ${describe(lane)}`);
+  const running = lanes.map(runLane);
+  /** @type {NodeJS.Signals | undefined} */
+  let stoppedBy;
+  // A signal meant for the whole run (CI's timeout, a kill of npm test) goes on to each lane still
+  // running: tsx hands it to uvu, which exits, and the sandboxes' exit hooks end their daemons (their
+  // temporary folders stay). What each lane had printed is still shown.
+  for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
+    process.on(signal, () => {
+      stoppedBy = signal;
+      for (const { child } of running) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    });
+  }
+  /** @type {Ended[]} */
+  const ends = [];
+  await Promise.all(
+    running.map(({ ended }) =>
+      ended.then((end) => {
+        ends.push(end);
+        process.stdout.write(`\n── lane ${end.lane.number}, as it printed it:\n${end.output}── ${verdict(end)}; seconds per suite: ${end.suites}\n`);
+      }),
+    ),
+  );
+  console.log(`\ntest: ${ends.map(verdict).join('; ')}; ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
+  if (stoppedBy) return 128 + constants.signals[stoppedBy];
+  return ends.every((end) => end.code === 0) ? 0 : 1;
+}
+
+process.exitCode = await main();
