@@ -35,6 +35,12 @@ if (procTableProblem !== undefined) {
 const pm2 = new Pm2Client(process.env.PM2_HOME ?? join(homedir(), '.pm2'));
 const probe = new Probe({ periodMs: config.periodMs, pm2, user: currentUser(), log, warn });
 
+// PM2's library is loaded before the pulse starts: loading it blocks the event loop for ~0.3 s, and
+// for over a second on a loaded machine (measured under chaos at load 10), long enough for the clock
+// to take a new probe's first silence for a hang. Until the pulse starts, the file holds the last
+// probe's, whose pid is gone, and the clock ends nothing.
+await import('pm2').catch(() => {});
+
 // The clock watches this probe in turn (apps/clock/probe-watch.ts) through this pulse.
 const pulse = new OwnPulse({
   path: statePaths(config.stateDir).probePulse,
