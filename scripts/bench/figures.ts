@@ -7,6 +7,7 @@ import type { StandbyCpu, Takeover } from './takeover.ts';
 import type { Accuracy } from './tick-accuracy.ts';
 import type { ClusterMeasurements } from './cluster.ts';
 import type { WindowsMeasurements } from './windows.ts';
+import { WORKER_HANG_MS, WORKER_STALL_MS, type GuardedMeasurements, type WorkerFault } from './guarded-apps.ts';
 
 /** `npm run bench`'s figures: each measurement beside its anchor and its target, as a table or JSON. */
 
@@ -24,7 +25,7 @@ export interface Figure {
   met: boolean | null;
 }
 
-export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby, cluster, windows }: Measurements): Figure[] {
+export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost, memoryMb, standby, cluster, windows, guarded }: Measurements): Figure[] {
   const ratio = median(clockMs) / median(bareMs);
   return [
     {
@@ -51,8 +52,57 @@ export function toFigures({ clockMs, bareMs, hangs, stalls, accuracy, probeCost,
       met: memoryMb.probe < 2 * memoryMb.bare,
     },
     { name: 'PM2 daemon resident memory', value: megabytes(memoryMb.daemon), anchor: 'PM2 itself, 3 apps', target: '< 150 MB', met: memoryMb.daemon < 150 },
+    ...(guarded ? guardedFigures(guarded) : []),
     ...(windows ? windowsFigures(windows) : []),
   ];
+}
+
+// From the issue (guard any app): the probe's CPU with 20 guarded apps, nothing failing.
+const GUARDED_CPU_TARGET_PERCENT = 1;
+
+/** Apps under guard that are not the clock: the probe's cost with many, and a worker's hang and stall healed. */
+export function guardedFigures({ apps, alone, many, hangs, stalls, failures }: GuardedMeasurements): Figure[] {
+  const perApp = many.percent / many.apps;
+  const growth = (many.percent - alone.percent) / Math.max(1, many.apps - alone.apps);
+  const unhealed = (signal: string) => failures.filter((failure) => failure.includes(`(${signal})`)).length;
+  const hangFailures = unhealed('SIGUSR1') + unhealed('SIGSTOP');
+  const stallFailures = unhealed('SIGUSR2');
+  const pastOwed = stalls.map((fault) => fault.replacedMs - (fault.owedMs ?? Number.NaN)).filter(Number.isFinite);
+  return [
+    {
+      name: `probe CPU, ${apps} guarded apps, nothing failing`,
+      value: `${many.percent.toFixed(2)} % of a core; per app ${perApp.toFixed(3)} %`,
+      anchor: `clock alone: ${alone.percent.toFixed(2)} %; each app beyond it +${growth.toFixed(3)} %; ${many.fullScans} full scans in ${many.seconds} s`,
+      target: `< ${GUARDED_CPU_TARGET_PERCENT} %`,
+      met: many.percent < GUARDED_CPU_TARGET_PERCENT && many.apps === apps,
+    },
+    {
+      name: 'worker hung -> replaced (median)',
+      value: `${faultsValue(hangs.map((fault) => fault.replacedMs), hangFailures)}${signals(hangs)}`,
+      anchor: `examples/guarded-worker: hung after ${WORKER_HANG_MS} ms silent; from the fault to a new one ready`,
+      target: `<= ${WORKER_HANG_MS + 1_000} ms`,
+      met: hangFailures === 0 && hangs.length > 0 && median(hangs.map((fault) => fault.replacedMs)) <= WORKER_HANG_MS + 1_000,
+    },
+    {
+      name: 'worker stalled -> replaced (median)',
+      value: `${faultsValue(pastOwed, stallFailures)} past its owed moment`,
+      anchor: `from the fault: ${median(stalls.map((fault) => fault.replacedMs))} ms, owed ${median(stalls.map((fault) => fault.owedMs ?? Number.NaN))} ms after it; stalled ${WORKER_STALL_MS} ms past it`,
+      target: `<= owed + ${WORKER_STALL_MS + 1_000} ms`,
+      met: stallFailures === 0 && pastOwed.length > 0 && pastOwed.length === stalls.length && median(pastOwed) <= WORKER_STALL_MS + 1_000,
+    },
+  ];
+}
+
+function faultsValue(ms: number[], failures: number): string {
+  const healed = ms.length > 0 ? `${median(ms)} ms (min ${Math.min(...ms)}, max ${Math.max(...ms)})` : 'never replaced';
+  return `${healed}${failures > 0 ? `; ${failures} not replaced` : ''}`;
+}
+
+/** `; SIGUSR1 x2, SIGSTOP x1`: how the hangs were made. */
+function signals(faults: WorkerFault[]): string {
+  const counts = new Map<string, number>();
+  for (const fault of faults) counts.set(fault.signal, (counts.get(fault.signal) ?? 0) + 1);
+  return counts.size === 0 ? '' : `; ${[...counts].map(([signal, count]) => `${signal} x${count}`).join(', ')}`;
 }
 
 /** Under PM2 on Windows Node in wine: said as wine, not Windows, in every row's name. */
@@ -250,6 +300,9 @@ export function toJson(options: Options, measured: Measurements, figures: Figure
     failovers: options.failovers,
     cluster: measured.cluster,
     windows: measured.windows,
+    guardedApps: options.guardedApps,
+    guardedSeconds: options.guardedSeconds,
+    guarded: measured.guarded,
     figures,
   };
 }
@@ -259,7 +312,9 @@ export function printTable(figures: Figure[], options: Options): void {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   console.log(
     `estatus bench: ${options.kills} SIGKILLs per app, ${options.hangs} hangs, ${options.stalls} stalls, probe CPU over ${options.probeSeconds} s per window, ` +
-      `${options.takeovers} takeovers, standby CPU over ${options.standbySeconds} s, Node ${process.version}, PM2 in a temporary PM2_HOME`,
+      `${options.takeovers} takeovers, standby CPU over ${options.standbySeconds} s, ` +
+      `${options.guardedApps > 0 ? `${options.guardedApps} guarded apps (probe CPU over ${options.guardedSeconds} s, ${options.workerHangs} worker hangs, ${options.workerStalls} stalls), ` : ''}` +
+      `Node ${process.version}, PM2 in a temporary PM2_HOME`,
   );
   for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }

@@ -2,6 +2,7 @@ import { SCRIPT_EXIT } from '../lib/cli.ts';
 import { cleanUpOnInterrupt, watchInterrupts } from '../lib/interrupt.ts';
 import { createSandbox } from '../lib/pm2-sandbox.ts';
 import { measureCluster } from './cluster.ts';
+import { measureGuardedApps } from './guarded-apps.ts';
 import { printTable, toFigures, toJson } from './figures.ts';
 import { measure, measureStandby, PROBE_HANG_MS, PROBE_PERIOD_MS, TICKS_PER_RUN, type Measurements } from './measure.ts';
 import { HELP, parseOptions, type Options } from './options.ts';
@@ -39,7 +40,7 @@ async function main(): Promise<number> {
   // the anchor of the takeover, into a takeover too.
   const sandbox = await createSandbox({ ...settings, CLOCK_STANDBY: '0' });
   const cleanUpSandbox = cleanUpOnInterrupt(() => sandbox.cleanup());
-  let plain: Omit<Measurements, 'standby' | 'cluster' | 'windows'>;
+  let plain: Omit<Measurements, 'standby' | 'cluster' | 'windows' | 'guarded'>;
   try {
     plain = await measure(sandbox, options, progress);
   } finally {
@@ -55,11 +56,16 @@ async function main(): Promise<number> {
   } finally {
     await cleanUpStandbySandbox();
   }
+  // A daemon of its own, after the others are gone: its workers would load the two cores.
+  const guarded =
+    options.guardedApps > 0
+      ? await measureGuardedApps({ apps: options.guardedApps, seconds: options.guardedSeconds, hangs: options.workerHangs, stalls: options.workerStalls }, progress)
+      : undefined;
   // Last: its hosts' etcd members and PM2 daemons would compete with everything above for the two cores.
   const cluster = options.failovers > 0 ? await measureCluster(options.failovers, options.quietSeconds, progress) : undefined;
   // After the cluster: wine's processes would compete with every Linux figure above.
   const windows = options.windowsKills > 0 ? await measureWindows(options.windowsKills, options.windowsProbeSeconds, progress) : undefined;
-  const measured: Measurements = { ...plain, standby, cluster, windows };
+  const measured: Measurements = { ...plain, standby, cluster, windows, guarded };
   const figures = toFigures(measured);
   if (options.json) console.log(JSON.stringify(toJson(options, measured, figures), null, 2));
   else printTable(figures, options);

@@ -12,6 +12,7 @@ import { pm2DaemonPid, residentMb } from './proc-usage.ts';
 import { measureStandbyCpu, measureTakeovers, type StandbyCpu, type Takeover } from './takeover.ts';
 import type { ClusterMeasurements } from './cluster.ts';
 import type { WindowsMeasurements } from './windows.ts';
+import type { GuardedMeasurements } from './guarded-apps.ts';
 import { accuracyOfFirstFullRun, sampleLateness, type Accuracy } from './tick-accuracy.ts';
 
 /** What `npm run bench` measures, in the order it does: the plain ecosystem, then the hot-standby pair. */
@@ -44,13 +45,15 @@ export interface Measurements {
   cluster: ClusterMeasurements | undefined;
   /** undefined with --windows-kills 0. */
   windows: WindowsMeasurements | undefined;
+  /** Apps under guard that are not the clock; undefined with --guarded-apps 0. */
+  guarded: GuardedMeasurements | undefined;
 }
 
 /**
  * The probe's cost comes first, while nothing else disturbs the clock it watches; the bare app
  * joins only for the SIGKILLs, its one use; memory is read last, after every restart.
  */
-export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby' | 'cluster' | 'windows'>> {
+export async function measure(sandbox: Sandbox, options: Options, progress: (line: string) => void): Promise<Omit<Measurements, 'standby' | 'cluster' | 'windows' | 'guarded'>> {
   progress(`starting the ecosystem under PM2 in ${sandbox.home}`);
   const heartbeatPath = statePaths(sandbox.stateDir).heartbeat;
   let stopSampling = (): void => {};
