@@ -1,5 +1,5 @@
-import { writeFileDurably } from '../shared/atomic-write.ts';
-import { moveAside, removedNote } from '../shared/state-dir.ts';
+import { StateFile } from '../guard/state.ts';
+import { removedNote } from '../shared/state-dir.ts';
 import { readStateFileSync } from '../shared/state-file.ts';
 
 /**
@@ -88,20 +88,17 @@ export type LoadedCheckpoint =
  * ticking, where a thread-pool trip costs more.
  */
 export async function loadCheckpoint(path: string, now = new Date()): Promise<LoadedCheckpoint> {
-  const file = readStateFileSync(path, CHECKPOINT_CAP_BYTES);
-  if (file.kind === 'missing') return { kind: 'none' };
-  let reason: string;
-  if (file.kind === 'unusable') {
-    reason = file.reason;
-  } else {
-    try {
-      return { kind: 'loaded', checkpoint: parseCheckpoint(file.text) };
-    } catch (error) {
-      if (!(error instanceof CheckpointDamage)) throw error;
-      reason = error.reason;
-    }
-  }
-  return { kind: 'damaged', reason, ...(await moveAside(path, now)) };
+  const read = await checkpointFile(path).read(now);
+  return read.kind === 'loaded' ? { kind: 'loaded', checkpoint: read.value } : read;
+}
+
+/**
+ * The checkpoint as a crash-safe state file of the guard module (apps/guard/state.ts), as any guarded
+ * app's: bounded, no symlink, damage moved aside. The clock says the damage itself, once ticking
+ * (damageLine: scripts/lib/tick-continuity.ts recognises that line in the log).
+ */
+function checkpointFile(path: string): StateFile<Checkpoint> {
+  return new StateFile(path, { parse: parseCheckpoint, serialize: serializeCheckpoint, capBytes: CHECKPOINT_CAP_BYTES, say: () => {} });
 }
 
 /** The checkpoint, for a look that must neither move nor wait (a standby's rehearsal); throws if there is none usable. */
@@ -117,7 +114,7 @@ export function damageLine({ reason, movedTo, removed }: Extract<LoadedCheckpoin
 }
 
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
-  await writeFileDurably(path, serializeCheckpoint(checkpoint));
+  await checkpointFile(path).write(checkpoint);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

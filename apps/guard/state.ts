@@ -38,7 +38,7 @@ export class StateFile<T> {
    * (EIO, EMFILE, …) is thrown, not taken for damage: moving a good file aside for it would throw
    * the app's progress away. Synchronous up to the move: a small file read on the way to work.
    */
-  async read(): Promise<StateRead<T>> {
+  async read(now = new Date()): Promise<StateRead<T>> {
     const file = readStateFileSync(this.path, this.options.capBytes);
     if (file.kind === 'missing') return { kind: 'none' };
     let reason: string;
@@ -51,7 +51,7 @@ export class StateFile<T> {
         reason = error instanceof Error ? error.message : String(error);
       }
     }
-    const moved = await moveAside(this.path);
+    const moved = await moveAside(this.path, now);
     (this.options.say ?? sayOnStderr)(`the state file ${this.path} was damaged (${reason}); moved it aside to ${moved.movedTo}${removedNote(moved.removed)}; starting without it`);
     return { kind: 'damaged', reason, ...moved };
   }
