@@ -138,8 +138,18 @@ export function guardedAppOf(app: Pm2App, user: string): GuardedApp | undefined 
     state: { env: stateEnv, path: isAbsolute(statePath) ? statePath : resolve(cwd, statePath), base: cwd, ...(fallback ? { fallback } : {}) },
     container: pm2ContainerIn(PROJECT_ROOT),
   };
-  const interpreter = app.interpreter && app.interpreter !== 'none' ? basename(app.interpreter) : basename(execPath);
-  return { identity, settings, image: interpreter.replace(/\.exe$/i, '') || undefined };
+  return { identity, settings, image: imageOf(app.interpreter, execPath) };
+}
+
+/**
+ * The image name an instance's process has, so that the process table's scan reads only those
+ * command lines: the interpreter's (node for a node app: PM2 leaves exec_interpreter unset for a .js
+ * script on Windows, and runs it with node), the program's own for `interpreter: 'none'`; undefined
+ * (every command line read) when it cannot be known.
+ */
+function imageOf(interpreter: string | undefined, execPath: string): string | undefined {
+  const image = interpreter === 'none' ? execPath : interpreter ?? (/\.[cm]?js$/i.test(execPath) ? 'node' : undefined);
+  return image === undefined ? undefined : basename(image).replace(/\.exe$/i, '') || undefined;
 }
 
 function cpuMs(): number {
