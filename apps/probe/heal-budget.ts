@@ -1,16 +1,17 @@
 /**
- * The probe's own restart intensity: more than MAX_HEALS heal actions within WINDOW_MS puts it into
- * back-off. Once a back-off is over, one heal is let through (nothing may be wrong any more); the
- * next heal wanted begins the next back-off, twice as long as the last (capped). So a clock that
- * cannot be saved is never hammered, and PM2 with it: one heal per back-off, back-offs doubling to
- * 5 min. A window with no heal after the last back-off forgets it all.
+ * The probe's own restart intensity: a heal wanted when WINDOW_MS already holds MAX_HEALS puts it
+ * into back-off, each twice as long as the last (1 s, capped at 5 min). Once a back-off is over, one
+ * heal is let through even if the window is still full (nothing may be wrong any more); the next
+ * one wanted while it is full begins the next back-off. So a clock that cannot be saved is never
+ * hammered, and PM2 with it: 10 heals in its first minute, then at most 5 each 5 min. A window with
+ * no heal after the last back-off forgets it all.
  *
  * A back-off that ended used to start the next one at once, without a heal in between (the window
  * still held the heals that began it): 5 + 10 + 20 + 40 s with the clock errored and nothing done,
- * measured as 76 s from the last of 61 quick kills to ticking (scripts/bench/quick-kills.ts). The
- * first back-off is short because a clock that reaches its start does back off by itself
- * (apps/clock/start-backoff.ts); this one is for what the clock's cannot cover (a clock that dies
- * as it loads, before it reads its record), and need not stack much on top of the clock's.
+ * 77 s from the last of 61 quick kills to ticking (scripts/bench/quick-kills.ts). The first back-off
+ * is short because a clock that reaches its start backs off by itself (apps/clock/start-backoff.ts):
+ * this one is for what that cannot cover (a clock that dies as it loads, before it reads its
+ * record), and need not stack much on top of it.
  *
  * Times are the caller's monotonic clock (performance.now()): a step of the wall clock neither ends
  * a back-off nor makes one last an hour.
@@ -37,10 +38,7 @@ export class HealBudget {
       this.afterBackoff = false;
     }
     if (now < this.backoffUntil) return { allowed: false, until: this.backoffUntil, startedNow: false };
-    // Backing off (not forgotten yet), a heal was let through since the last back-off: another one
-    // now starts the next, however few the window holds (back-offs longer than it left it empty).
-    const over = this.backoffMs > 0 ? !this.afterBackoff : this.heals.length >= MAX_HEALS;
-    if (over) {
+    if (this.heals.length >= MAX_HEALS && !this.afterBackoff) {
       this.backoffMs = this.backoffMs === 0 ? FIRST_BACKOFF_MS : Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
       this.backoffUntil = now + this.backoffMs;
       this.afterBackoff = true;
