@@ -33,7 +33,8 @@ const online = (app: RawApp) => app.pm2_env.status === 'online' && app.pid > 0;
 /** Each guarded app's row; `beats` holds the beat files read, by path. */
 export function guardedApps(apps: RawApp[], beats: Record<string, BeatFile>, now: number): GuardedApp[] {
   const metrics = apps.find((app) => app.name === 'probe')?.pm2_env.axm_monitor ?? {};
-  return guardDeclarations(apps).map(({ name, instances, settings, error }) => {
+  const declarations = guardDeclarations(apps);
+  return declarations.map(({ name, instances, settings, error }) => {
     const file = settings ? beats[settings.heartbeat] : undefined;
     const beat = file?.beat ?? null;
     // The instance the probe judges: the beat's writer, else the first online one.
@@ -52,6 +53,7 @@ export function guardedApps(apps: RawApp[], beats: Record<string, BeatFile>, now
       hangMs: settings?.hangMs ?? null,
       stallMs: settings?.stallMs ?? null,
       settingError: error ?? null,
+      sharesBeatWith: declarations.filter((other) => other.name !== name && settings && other.settings?.heartbeat === settings.heartbeat).map((other) => other.name),
       beat: {
         path: settings?.heartbeat ?? null,
         ageMs,

@@ -25,7 +25,9 @@ probe last said of it (its "<app> is" metric: healthy, hung, stalled, held, star
 and its hang and stall settings. Below the rows, one line each: a bad guard setting (the probe's own
 line: the app, the setting, what was expected, what was given; that app is not guarded), a beat file
 that is not the contract (garbage, too large, a symlink: never followed, nothing in it shown), a beat
-written by a pid that is no online instance of the app, a stalled app. In the JSON: "guarded".
+written by a pid that is no online instance of the app, two apps declaring one beat file (PM2 gives
+every app it starts the environment of the shell that ran pm2 start: a GUARD_HEARTBEAT exported there
+reaches them all), a stalled app. In the JSON: "guarded".
 
   --watch  redraw every second until Ctrl-C: in place on a terminal, else a new screen each second
   --json   one JSON object instead of the screen (with --watch, one line per second)

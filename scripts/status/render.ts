@@ -182,9 +182,13 @@ function owesCell({ beat }: GuardedApp): Cell {
 }
 
 /** What is wrong with an app's declaration or beat, in one line each. */
-function guardedNotes({ name, settingError, beat, stallMs }: GuardedApp): Cell[] {
+function guardedNotes({ name, settingError, beat, stallMs, sharesBeatWith }: GuardedApp): Cell[] {
   if (settingError !== null) return [{ text: settingError, tone: 'bad' }];
   const notes: Cell[] = [];
+  if (sharesBeatWith.length > 0) {
+    const others = sharesBeatWith.join(', ');
+    notes.push({ text: `${name}: ${others} ${sharesBeatWith.length > 1 ? 'declare' : 'declares'} the same GUARD_HEARTBEAT (${beat.path}): one file can be one app's beat only (one exported in the shell that ran pm2 start reaches every app it starts)`, tone: 'bad' });
+  }
   if (beat.problem !== null) notes.push({ text: `${name}: ${beat.path} is not a heartbeat of the contract (${beat.problem}): not followed, nothing in it trusted`, tone: 'bad' });
   if (beat.foreign) notes.push({ text: `${name}: the beat at ${beat.path} is pid ${beat.pid}'s, which is no online instance of ${name} in PM2: not its pulse`, tone: 'warn' });
   if (beat.stalledMs !== null && stallMs !== null) {

@@ -132,6 +132,12 @@ export interface GuardedApp {
   stallMs: number | null;
   /** A bad guard setting, in the probe's one line (the app, the setting, expected, given); null when they are good. */
   settingError: string | null;
+  /**
+   * Other apps that declare the same GUARD_HEARTBEAT: one file can be one app's beat only. PM2 merges
+   * the environment of the shell that ran `pm2 start` into every app it starts, so a GUARD_HEARTBEAT
+   * exported there reaches each app that does not declare its own.
+   */
+  sharesBeatWith: string[];
   beat: {
     /** GUARD_HEARTBEAT; null when the settings could not be read. */
     path: string | null;

@@ -556,6 +556,7 @@ Guarded('an app with GUARD_HEARTBEAT in its env is listed with PM2, its beat, th
     hangMs: 2_000,
     stallMs: 1_500,
     settingError: null,
+    sharesBeatWith: [],
     beat: {
       path: join(BEATS, 'worker.json'),
       ageMs: 300,
@@ -635,6 +636,15 @@ Guarded('a stopped app has no pid; with two instances the beat\'s writer is the 
   const second = guardedApp('worker', WORKER);
   const pair = buildStatus(gathered({ apps: [first, second], beats: { [join(BEATS, 'worker.json')]: beatFile({ pid: WORKER }) } })).guarded;
   assert.equal(pair.map((g) => [g.name, g.pid, g.instances]), [['worker', WORKER, 2]]);
+});
+
+Guarded('one beat file declared by two apps (a GUARD_HEARTBEAT exported in the shell that ran pm2 start) is said for each', () => {
+  const shared = { GUARD_HEARTBEAT: '/home/me/beat.json' };
+  const status = buildStatus(gathered({ apps: [guardedApp('clock', 4100, shared), guardedApp('probe', 4200, shared), guardedApp('worker', WORKER)] }));
+  assert.equal(status.guarded.map((g) => [g.name, g.sharesBeatWith]), [['clock', ['probe']], ['probe', ['clock']], ['worker', []]]);
+  const text = renderStatus(status, { color: false }).join('\n');
+  assert.match(text, /^clock: probe declares the same GUARD_HEARTBEAT \(\/home\/me\/beat\.json\): one file can be one app's beat only/m);
+  assert.match(text, /^probe: clock declares the same GUARD_HEARTBEAT/m);
 });
 
 Guarded('the screen: one row per guarded app, aligned, with owes and the probe\'s word; the clock\'s own screen above unchanged', () => {
