@@ -18,12 +18,13 @@ import { tickCount } from '../helpers/clock-log.ts';
  * with a bad guard setting is said in one line, and every other app is still guarded.
  */
 
-const ECOSYSTEM = join(PROJECT_ROOT, 'examples', 'guarded-worker', 'ecosystem.config.js');
-const WORKER = join(PROJECT_ROOT, 'examples', 'guarded-worker', 'worker.mjs');
+// examples/guarded-worker's ecosystem, and a copy of its worker declared with GUARD_HANG_MS=abc.
+const ECOSYSTEM = join(PROJECT_ROOT, 'test', 'integration', 'fixtures', 'guard-any-app.config.js');
 // The example's own settings (its ecosystem file): hung after 2 s silent, stalled 2 s past what it owes.
 const HANG_MS = 2_000;
 const STALL_MS = 2_000;
 const EVERY_MS = 200;
+const PERIOD_MS = 200;
 // Generous: CI shares two cores; the bench measures the real figures.
 const SLACK_MS = 3_000;
 
@@ -32,13 +33,10 @@ type Context = { sandbox: Sandbox; beatPath: string; clockPid: number; clockTick
 const Guard = suite<Context>('the probe guards an app that is not the clock', {} as Context);
 
 Guard.before(async (context) => {
-  context.sandbox = await createSandbox({ WORKER_EVERY_MS: String(EVERY_MS) });
+  context.sandbox = await createSandbox({ WORKER_EVERY_MS: String(EVERY_MS), PROBE_PERIOD_MS: String(PERIOD_MS) });
   context.beatPath = join(context.sandbox.stateDir, 'guard', 'worker.json');
   const { sandbox } = context;
   await sandbox.pm2('start', ECOSYSTEM);
-  // Declared by hand beside them, with a hang setting that is no number of milliseconds.
-  const sloppy = { GUARD_HEARTBEAT: join(sandbox.stateDir, 'guard', 'sloppy.json'), GUARD_HANG_MS: 'abc' };
-  await sandbox.pm2With(sloppy, 'start', WORKER, '--name', 'sloppy', '--no-autorestart');
   context.clockPid = await sandbox.onlinePid('clock');
   await workerReady(context);
 });
