@@ -4,6 +4,7 @@ import { GuardSettingError, guardSettingsOf } from '../shared/guard-contract.ts'
 import { publishMetrics, type Metric } from '../shared/pm2-ipc.ts';
 import { AppGuard, HEAL_KINDS, type GuardedApp } from './app-guard.ts';
 import { pm2ContainerIn, realpathOrUndefined, type AppIdentity } from './identity.ts';
+import { pathKey } from './proc-table.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { Pm2View } from './pm2-view.ts';
 import { basename, isAbsolute, resolve } from 'node:path';
@@ -33,6 +34,8 @@ export class Probe {
   private readonly badSettings = new Map<string, string>();
   private daemonPid: number | undefined;
   private saidNone = false;
+  /** PM2's list the guards were last worked out from. */
+  private lastApps: Pm2App[] | undefined;
 
   constructor(private readonly options: ProbeOptions) {
     this.view = new Pm2View(options.pm2, options.log, options.warn);
@@ -53,26 +56,36 @@ export class Probe {
     this.publish(roundStart);
   }
 
-  /** The guards, one per app PM2 lists with a guard declared, as its declaration now says. */
+  /**
+   * The guards, one per app PM2 lists with a guard declared, as its declaration now says: worked out
+   * again only when PM2's list was fetched again. Never the probe's own app, and never two apps on
+   * one beat file: PM2 merges the environment of the shell that ran `pm2 start` into every app, so a
+   * GUARD_HEARTBEAT exported there would put every app, the probe itself among them, on one file.
+   */
   private updateGuards(apps: Pm2App[]): void {
-    const names = new Set(apps.map((app) => app.name));
-    for (const name of names) {
+    if (apps === this.lastApps) return;
+    this.lastApps = apps;
+    const declared = new Map<string, GuardedApp>();
+    for (const name of new Set(apps.map((app) => app.name))) {
       const instance = apps.find((app) => app.name === name) as Pm2App;
-      let guarded: GuardedApp | undefined;
+      if (name === process.env.name || instance.pid === process.pid) continue;
       try {
-        guarded = guardedAppOf(instance, this.options.user);
+        const guarded = guardedAppOf(instance, this.options.user);
+        if (guarded) declared.set(name, guarded);
+        else this.drop(name, `${name} is no longer under guard (no GUARD_HEARTBEAT in its env)`);
         this.badSettings.delete(name);
       } catch (error) {
         if (!(error instanceof GuardSettingError)) throw error;
-        if (this.badSettings.get(name) !== error.message) this.options.warn(error.message);
-        this.badSettings.set(name, error.message);
-        this.drop(name, undefined);
+        this.refuse(name, error.message);
+      }
+    }
+    for (const [name, guarded] of declared) {
+      const sharing = [...declared].filter(([other, app]) => other !== name && pathKey(app.settings.heartbeat) === pathKey(guarded.settings.heartbeat)).map(([other]) => other);
+      if (sharing.length > 0) {
+        this.refuse(name, new GuardSettingError(name, 'GUARD_HEARTBEAT', `a file of its own (${sharing.join(', ')} declare${sharing.length === 1 ? 's' : ''} the same: exported in the shell that ran pm2 start?)`, guarded.settings.heartbeat).message);
         continue;
       }
-      if (!guarded) {
-        this.drop(name, `${name} is no longer under guard (no GUARD_HEARTBEAT in its env)`);
-        continue;
-      }
+      this.badSettings.delete(name);
       const existing = this.guards.get(name);
       if (existing) {
         existing.update(guarded);
@@ -82,9 +95,17 @@ export class Probe {
       this.options.log(`guarding ${name}: heartbeat ${settings.heartbeat}, hung after ${settings.hangMs} ms without one, stalled ${settings.stallMs} ms past the moment it owes progress`);
       this.guards.set(name, new AppGuard({ app: guarded, periodMs: this.options.periodMs, pm2: this.options.pm2, view: this.view, log: this.options.log, warn: this.options.warn }));
     }
+    const names = new Set(apps.map((app) => app.name));
     for (const name of [...this.guards.keys()]) if (!names.has(name)) this.drop(name, `PM2 has no app named ${name} any more; no longer guarding it`);
     if (this.guards.size === 0 && !this.saidNone) this.options.log('no app in PM2 is under guard (GUARD_HEARTBEAT in its env); nothing to watch yet');
     this.saidNone = this.guards.size === 0;
+  }
+
+  /** An app with a bad guard setting: said once (and again if it changes), and not guarded until fixed. */
+  private refuse(name: string, line: string): void {
+    if (this.badSettings.get(name) !== line) this.options.warn(line);
+    this.badSettings.set(name, line);
+    this.drop(name, undefined);
   }
 
   private drop(name: string, line: string | undefined): void {
