@@ -26,9 +26,10 @@ import type { Checkpoint } from './checkpoint.ts';
  */
 // Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
 const OUTPUT_LOSS_WINDOW_MS = 1_000;
-// PM2 writes a line to its log within milliseconds, even on a loaded machine: one it has not written
-// after this long is not coming (its log stream died), or is held up (its daemon is stopped).
-const LOG_GRACE_MS = 2_000;
+// PM2 writes a line to its log within milliseconds: one it has not written after this long, while the
+// log has not grown at all meanwhile, is not coming (its log stream died) or is held up (its daemon is
+// stopped). A log that grows, however slowly, is a daemon behind on a loaded machine, and is waited for.
+const LOG_GRACE_MS = 3_000;
 // While held, a checkpoint that could not be saved is tried this often: the ticks go on within this
 // of the disk coming back.
 const STATE_RETRY_MS = 500;
@@ -460,7 +461,7 @@ export class Clock {
     }
     const missing = watch.oldestMissing();
     if (!this.holds.isHeld('log')) {
-      if (!missing || sinceMs(missing) <= LOG_GRACE_MS) return;
+      if (!missing || sinceMs(missing) <= LOG_GRACE_MS || performance.now() - watch.grewAt <= LOG_GRACE_MS) return;
       this.takenBack = watch.takeBack();
       const first = this.takenBack[0] as Printed;
       progress.rewindTo(first.before);

@@ -40,6 +40,11 @@ export class LogWatch {
   private looking: Promise<void> | undefined;
   /** Whether the log's last line is unfinished: a line cut by a full disk, which the next print must not join. */
   endsMidLine = false;
+  /**
+   * When (performance.now()) the log last grew. A log that grows is alive, however far behind (PM2's
+   * daemon starved on a loaded machine): only one that has not grown for a while has stopped.
+   */
+  grewAt = performance.now();
 
   private constructor(
     readonly path: string,
@@ -111,6 +116,7 @@ export class LogWatch {
       this.carry = '';
     }
     const chunk = await this.readRange(start, size - start);
+    if (chunk.length > 0) this.grewAt = performance.now();
     this.offset = start + chunk.length;
     this.tail = Buffer.concat([this.tail, chunk]).subarray(-TAIL_BYTES);
     const lines = (this.carry + chunk.toString('utf8')).split('\n');
