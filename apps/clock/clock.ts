@@ -667,9 +667,7 @@ export class Clock {
         // A hung clock without SIGSTOP (which Windows has not): the main thread blocks for good, so
         // nothing is printed, checkpointed or beaten; the workers tick on into a queue nobody reads.
         warn('injecting a freeze (CLOCK_FAULTS=1): the main thread blocks for good, heartbeat and all');
-        // Once the warning is written, and a turn of the loop after this reply to `pm2 trigger` is
-        // sent: a frozen clock sends nothing more (on Windows, a pipe write may still be in flight).
-        process.stderr.write('', () => setImmediate(freezeForGood));
+        // It freezes once the reply to `pm2 trigger` is out (afterReply, below): a frozen clock sends nothing more.
         return { injected: kind };
       }
       const index = this.names.indexOf(thread);
@@ -679,6 +677,9 @@ export class Clock {
       warn(`injecting a ${kind} into ${thread} (CLOCK_FAULTS=1)`);
       this.supervisor.injectFault(index, kind as WorkerFault);
       return { injected: kind, thread };
+    }, (reply) => {
+      // Once the warning is written, and a turn of the loop after the reply: on Windows, a pipe write may still be in flight.
+      if ((reply as { injected?: string }).injected === 'freeze') process.stderr.write('', () => setImmediate(freezeForGood));
     });
   }
 }

@@ -10,23 +10,31 @@ export function signalReady(): void {
 }
 
 /**
- * Declares a custom action, run by `pm2 trigger <app> <name> [param]`; what `handler` returns is
- * the reply that command prints.
+ * A reply is sent this long after the request: `pm2 trigger` exits on the replies it counts against
+ * the number of processes the daemon says it asked (PM2's Extra.js), and a reply that overtakes that
+ * answer is counted against 0, so the command waits for ever (measured under wine, where the two come
+ * over different pipes).
  */
-export function registerAction(name: string, handler: (param: string | undefined) => unknown): void {
+export const ACTION_REPLY_DELAY_MS = 100;
+
+/**
+ * Declares a custom action, run by `pm2 trigger <app> <name> [param]`; what `handler` returns is
+ * the reply that command prints. `afterReply`, when the handler returns one, runs once the reply is out.
+ */
+export function registerAction(name: string, handler: (param: string | undefined) => unknown, afterReply?: (reply: unknown) => void): void {
   if (!process.send) return;
   send({ type: 'axm:action', data: { action_name: name, action_type: 'custom', arity: 1 } });
   process.on('message', (message: unknown) => {
     const request = typeof message === 'string' ? { msg: message } : (message as { msg?: unknown; opts?: unknown });
     if (request?.msg !== name) return;
     const reply = handler(typeof request.opts === 'string' ? request.opts : undefined);
-    send({ type: 'axm:reply', data: { action_name: name, return: reply } });
+    setTimeout(() => send({ type: 'axm:reply', data: { action_name: name, return: reply } }, () => afterReply?.(reply)), ACTION_REPLY_DELAY_MS);
   });
 }
 
-function send(message: unknown): void {
+function send(message: unknown, sent: () => void = () => {}): void {
   // The daemon may be gone (killed, restarting): the clock keeps ticking without it.
-  process.send?.(message, undefined, undefined, () => {});
+  process.send?.(message, undefined, undefined, () => sent());
 }
 
 /** A metric as `pm2 monit` and `pm2 describe` show it. */

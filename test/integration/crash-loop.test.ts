@@ -41,7 +41,9 @@ CrashLoop('once healthy again, a killed clock restarts at once', async ({ sandbo
   process.kill(pid, 'SIGKILL');
   const killedAt = Date.now();
   await sandbox.onlinePid('clock', pid);
-  assert.ok(Date.now() - killedAt < 1000, 'the restart was held back');
+  // What tells a held-back start is its back-off line; the time is a loose second check (PM2's jlist,
+  // polled here, alone takes over a second on a loaded machine).
+  assert.ok(Date.now() - killedAt < 2500, 'the restart was held back');
   assert.is((await backoffLines(sandbox)).length, lines, 'a healthy clock was backed off');
 });
 
