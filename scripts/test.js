@@ -1,8 +1,8 @@
 // `npm test`'s runner, after the type check and the build: every uvu suite under test/, in two lanes
-// run at once, each lane one uvu process (through tsx) over its own files. Most suites wait on
-// timers and on PM2, not on the CPU, so two lanes on a 2-core machine take about half the time of
-// one. Each lane's output is printed whole when it ends, uvu's totals included (.ci/run sums every
-// "Total:", "Passed:" and "Skipped:" line); the exit code is 1 if either lane failed.
+// run at once, then a third alone, each lane one uvu process (through tsx) over its own files. Most
+// suites wait on timers and on PM2, not on the CPU, so two lanes on a 2-core machine take about half
+// the time of one. Each lane's output is printed whole when it ends, uvu's totals included (.ci/run
+// sums every "Total:", "Passed:" and "Skipped:" line); the exit code is 1 if any lane failed.
 //
 //   node scripts/test.js             every suite (what npm test runs)
 //   node scripts/test.js PATTERN     only the suites whose path under test/ matches (npm test -- PATTERN)
@@ -24,11 +24,14 @@ const IGNORE = ['fixtures', 'helpers'];
 
 // Heavy suites go to lane 1, one after another, never two at once: the cluster (three etcd members
 // and three PM2 daemons), chaos (real chaos runs) and boot (the operator scripts run whole, some as
-// another user) load the machine most; and so does every suite that runs wine, which is also the
-// slowest under load, and whose suites share the runner's wine prefix (each Windows sandbox copies
-// it; the wine unit suites run in it). Matched by name, or by what the file imports, so that a new
-// wine suite lands with the others by itself.
+// another user) load the machine most.
 const HEAVY_NAMES = /^integration\/(cluster|chaos|boot)\.test\.ts$/;
+// Every suite that runs wine goes to lane 3, after lanes 1 and 2, alone. Windows Node under wine is
+// what slows down most beside other work (windows-pm2: 71-89 s alone, 126-181 s beside another
+// lane), and its waits fail there: windows-pm2 passed 3 runs of 3 alone, but 2 of 3 beside standby
+// and status, and failed in a CI run on an otherwise idle machine (a pm2 CLI under wine that never
+// exited; a duplicate clock not seen waiting within 60 s). These suites also share the runner's wine
+// prefix. Matched by what the file imports, so that a new wine suite lands with the others by itself.
 const RUNS_WINE = /from '[^']*\/(windows-sandbox|wine-node)\.ts'/;
 
 // Seconds each suite took in its lane, the other lane running beside it, on a 2-core VM with nothing
@@ -51,7 +54,7 @@ const SECONDS = {
 const DEFAULT_SECONDS = { integration: 15, unit: 1 };
 
 /**
- * @typedef {{ number: number, names: string[], seconds: number }} Lane
+ * @typedef {{ number: number, names: string[], seconds: number, alone: boolean }} Lane
  * @typedef {{ lane: Lane, code: number | null, signal: NodeJS.Signals | null, output: string, tookS: number, suites: string }} Ended
  */
 
@@ -62,25 +65,30 @@ function secondsOf(name) {
 }
 
 /** @param {string} name */
-function isHeavy(name) {
-  return HEAVY_NAMES.test(name) || RUNS_WINE.test(readFileSync(join(ROOT, DIR, name), 'utf8'));
+function runsWine(name) {
+  return RUNS_WINE.test(readFileSync(join(ROOT, DIR, name), 'utf8'));
+}
+
+/** @param {number} number @param {string[]} names @param {boolean} alone @returns {Lane} */
+function lane(number, names, alone) {
+  return { number, names, seconds: names.reduce((sum, name) => sum + secondsOf(name), 0), alone };
 }
 
 /** @param {string[]} names @returns {Lane[]} */
 function chooseLanes(names) {
-  const heavy = names.filter(isHeavy);
-  const lanes = [
-    { number: 1, names: heavy, seconds: heavy.reduce((sum, name) => sum + secondsOf(name), 0) },
-    { number: 2, names: /** @type {string[]} */ ([]), seconds: 0 },
-  ];
-  const rest = names.filter((name) => !heavy.includes(name)).sort((a, b) => secondsOf(b) - secondsOf(a) || a.localeCompare(b));
+  const wine = names.filter(runsWine);
+  const heavy = names.filter((name) => HEAVY_NAMES.test(name) && !wine.includes(name));
+  const together = [lane(1, heavy, false), lane(2, [], false)];
+  const rest = names.filter((name) => !heavy.includes(name) && !wine.includes(name));
+  rest.sort((a, b) => secondsOf(b) - secondsOf(a) || a.localeCompare(b));
   for (const name of rest) {
-    const lighter = lanes.reduce((best, lane) => (lane.seconds < best.seconds ? lane : best));
+    const lighter = together.reduce((best, each) => (each.seconds < best.seconds ? each : best));
     lighter.names.push(name);
     lighter.seconds += secondsOf(name);
   }
-  for (const lane of lanes) lane.names.sort();
-  return lanes.filter((lane) => lane.names.length > 0);
+  const lanes = [...together, lane(3, wine, true)];
+  for (const each of lanes) each.names.sort();
+  return lanes.filter((each) => each.names.length > 0);
 }
 
 /** The pattern uvu is given for a lane: exactly its files, by their path under test/. */
@@ -124,14 +132,11 @@ async function allSuites() {
  */
 function narrow(lanes, only) {
   const matching = new RegExp(only, 'i');
-  const narrowed = lanes.map((lane) => {
-    const names = lane.names.filter((name) => matching.test(name));
-    return { number: lane.number, names, seconds: names.reduce((sum, name) => sum + secondsOf(name), 0) };
-  });
-  if (narrowed.every((lane) => lane.names.length === 0)) {
+  const narrowed = lanes.map((each) => lane(each.number, each.names.filter((name) => matching.test(name)), each.alone));
+  if (narrowed.every((each) => each.names.length === 0)) {
     throw new Error(`no suite under test/ matches ${JSON.stringify(only)} (expected a pattern of a path such as integration/ticking or unit/)`);
   }
-  return narrowed.filter((lane) => lane.names.length > 0);
+  return narrowed.filter((each) => each.names.length > 0);
 }
 
 /**
@@ -187,7 +192,8 @@ function runLane(/** @type {Lane} */ lane) {
 /** @param {Lane} lane */
 function describe(lane) {
   const suites = `${lane.names.length} suite${lane.names.length === 1 ? '' : 's'}`;
-  return `lane ${lane.number} (${suites}, ~${Math.round(lane.seconds)} s as recorded): ${lane.names.map((name) => name.replace(/\.test\.ts$/, '')).join(', ')}`;
+  const when = lane.alone ? ', alone, after the others' : '';
+  return `lane ${lane.number} (${suites}${when}, ~${Math.round(lane.seconds)} s as recorded): ${lane.names.map((name) => name.replace(/\.test\.ts$/, '')).join(', ')}`;
 }
 
 /** @param {Ended} end */
@@ -212,30 +218,41 @@ async function main() {
     return 1;
   }
   const started = performance.now();
-  console.log(`test: ${lanes.length === 1 ? '1 lane' : `${lanes.length} lanes at once`}, each printed whole when it ends`);
-  for (const lane of lanes) console.log(`  ${describe(lane)}`);
-  const running = lanes.map(runLane);
+  const together = lanes.filter((each) => !each.alone);
+  const after = lanes.filter((each) => each.alone);
+  const plan = [together.length > 0 ? `lane${together.length > 1 ? 's' : ''} ${together.map((each) => each.number).join(' and ')}${together.length > 1 ? ' at once' : ''}` : '', ...after.map((each) => `lane ${each.number} alone`)];
+  console.log(`test: ${plan.filter(Boolean).join(', then ')}; each printed whole when it ends`);
+  for (const each of lanes) console.log(`  ${describe(each)}`);
+  /** @type {Set<import('node:child_process').ChildProcess>} */
+  const running = new Set();
   /** @type {NodeJS.Signals | undefined} */
   let stoppedBy;
   // A signal meant for the whole run (CI's timeout, a kill of npm test) goes on to each lane still
   // running: tsx hands it to uvu, which exits, and the sandboxes' exit hooks end their daemons (their
-  // temporary folders stay). What each lane had printed is still shown.
+  // temporary folders stay). What each lane had printed is still shown; no later lane starts.
   for (const signal of /** @type {NodeJS.Signals[]} */ (['SIGINT', 'SIGTERM', 'SIGHUP'])) {
     process.on(signal, () => {
       stoppedBy = signal;
-      for (const { child } of running) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     });
   }
   /** @type {Ended[]} */
   const ends = [];
-  await Promise.all(
-    running.map(({ ended }) =>
-      ended.then((end) => {
-        ends.push(end);
-        process.stdout.write(`\n── lane ${end.lane.number}, as it printed it:\n${end.output}── ${verdict(end)}; seconds per suite: ${end.suites}\n`);
+  /** @param {Lane[]} group */
+  const runAtOnce = (group) =>
+    Promise.all(
+      group.map((each) => {
+        const { child, ended } = runLane(each);
+        running.add(child);
+        return ended.then((end) => {
+          running.delete(child);
+          ends.push(end);
+          process.stdout.write(`\n── lane ${end.lane.number}, as it printed it:\n${end.output}── ${verdict(end)}; seconds per suite: ${end.suites}\n`);
+        });
       }),
-    ),
-  );
+    );
+  await runAtOnce(together);
+  for (const each of after) if (!stoppedBy) await runAtOnce([each]);
   console.log(`\ntest: ${ends.map(verdict).join('; ')}; ${((performance.now() - started) / 1000).toFixed(0)} s in all`);
   if (stoppedBy) return 128 + constants.signals[stoppedBy];
   return ends.every((end) => end.code === 0) ? 0 : 1;
