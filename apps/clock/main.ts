@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { ConfigError, readClockConfig, type ClockConfig } from '../shared/config.ts';
 import { EXIT, type ExitCode } from '../shared/exit-codes.ts';
+import { sendPendingReplies } from '../shared/pm2-ipc.ts';
 import type { Clock } from './clock.ts';
 import { log, warn } from './log.ts';
 import { Supervisor } from './supervisor.ts';
@@ -24,6 +25,7 @@ let stopping = false;
 async function stop(code: ExitCode): Promise<void> {
   if (stopping) return;
   stopping = true;
+  sendPendingReplies();
   setTimeout(() => {
     warn(`could not stop within ${STOP_DEADLINE_MS} ms; exiting anyway (the checkpoint on disk is at most one tick old)`);
     process.exit(EXIT.internal);

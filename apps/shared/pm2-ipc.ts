@@ -28,8 +28,25 @@ export function registerAction(name: string, handler: (param: string | undefined
     const request = typeof message === 'string' ? { msg: message } : (message as { msg?: unknown; opts?: unknown });
     if (request?.msg !== name) return;
     const reply = handler(typeof request.opts === 'string' ? request.opts : undefined);
-    setTimeout(() => send({ type: 'axm:reply', data: { action_name: name, return: reply } }, () => afterReply?.(reply)), ACTION_REPLY_DELAY_MS);
+    const answer = (): void => {
+      pending.delete(answer);
+      clearTimeout(timer);
+      send({ type: 'axm:reply', data: { action_name: name, return: reply } }, () => afterReply?.(reply));
+    };
+    const timer = setTimeout(answer, ACTION_REPLY_DELAY_MS);
+    pending.add(answer);
   });
+}
+
+/** Replies not sent yet (ACTION_REPLY_DELAY_MS). */
+const pending = new Set<() => void>();
+
+/**
+ * Sends at once every reply still waiting: for a process about to exit (a fault it was asked to
+ * inject can end it, as four worker crashes do), so that `pm2 trigger` has its answer.
+ */
+export function sendPendingReplies(): void {
+  for (const answer of [...pending]) answer();
 }
 
 function send(message: unknown, sent: () => void = () => {}): void {
