@@ -22,10 +22,13 @@ const DIR = 'test';
 const SUITES = '\\.test\\.ts$';
 const IGNORE = ['fixtures', 'helpers'];
 
-// Heavy suites go to lane 1, one after another, never two at once: the cluster (three etcd members
-// and three PM2 daemons), chaos (real chaos runs) and boot (the operator scripts run whole, some as
-// another user) load the machine most.
-const HEAVY_NAMES = /^integration\/(cluster|chaos|boot)\.test\.ts$/;
+// Heavy suites go to lane 1, one after another, never two at once: chaos (real chaos runs) and boot
+// (the operator scripts run whole, some as another user) load the machine most.
+const HEAVY_NAMES = /^integration\/(chaos|boot)\.test\.ts$/;
+// The cluster (three etcd members and three PM2 daemons) goes to lane 3, alone, with the wine suites:
+// beside another lane a restarted leader's first etcd call missed its deadline (0.33 s) and the lead
+// moved to another host, in 3 CI runs of 4 (the test asserts it stays).
+const ALONE_NAMES = /^integration\/cluster\.test\.ts$/;
 // Every suite that runs wine goes to lane 3, after lanes 1 and 2, alone. Windows Node under wine is
 // what slows down most beside other work (windows-pm2: 71-89 s alone, 126-181 s beside another
 // lane), and its waits fail there: windows-pm2 passed 3 runs of 3 alone, but 2 of 3 beside standby
@@ -76,17 +79,17 @@ function lane(number, names, alone) {
 
 /** @param {string[]} names @returns {Lane[]} */
 function chooseLanes(names) {
-  const wine = names.filter(runsWine);
-  const heavy = names.filter((name) => HEAVY_NAMES.test(name) && !wine.includes(name));
+  const alone = names.filter((name) => ALONE_NAMES.test(name) || runsWine(name));
+  const heavy = names.filter((name) => HEAVY_NAMES.test(name) && !alone.includes(name));
   const together = [lane(1, heavy, false), lane(2, [], false)];
-  const rest = names.filter((name) => !heavy.includes(name) && !wine.includes(name));
+  const rest = names.filter((name) => !heavy.includes(name) && !alone.includes(name));
   rest.sort((a, b) => secondsOf(b) - secondsOf(a) || a.localeCompare(b));
   for (const name of rest) {
     const lighter = together.reduce((best, each) => (each.seconds < best.seconds ? each : best));
     lighter.names.push(name);
     lighter.seconds += secondsOf(name);
   }
-  const lanes = [...together, lane(3, wine, true)];
+  const lanes = [...together, lane(3, alone, true)];
   for (const each of lanes) each.names.sort();
   return lanes.filter((each) => each.names.length > 0);
 }
