@@ -64,7 +64,9 @@ export function writeFileWhole(path: string, data: string): Promise<void> {
  * on the way to ticking, where a trip through libuv's thread pool costs more than the work.
  */
 export function removeLeftoverTempFiles(dir: string): string[] {
-  const leftovers = readdirSync(dir).filter((name) => name.includes(TEMP_MARK));
+  // This process's own temp files are writes in flight (its heartbeat beats before it gets here).
+  const own = `${TEMP_MARK}${process.pid}-`;
+  const leftovers = readdirSync(dir).filter((name) => name.includes(TEMP_MARK) && !name.includes(own));
   for (const name of leftovers) rmSync(join(dir, name), { force: true });
   return leftovers.map((name) => basename(name));
 }
