@@ -10,7 +10,7 @@ import { HealBudget, MAX_HEALS, WINDOW_MS } from './heal-budget.ts';
 import { isInstanceOf, isPm2Instance, type AppIdentity } from './identity.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { PM2_REFRESH_MS, type Pm2View } from './pm2-view.ts';
-import { readEnviron, readProcess, readStat, startedAtMs, type ProcessInfo } from './proc-table.ts';
+import { readEnviron, readProcess, readStat, startedAtMs, type ProcessInfo, type ProcessWanted } from './proc-table.ts';
 import { readPulse, type Pulse } from './pulse.ts';
 import { heldAfterMs, sight, unchangedMs, type Sighting } from './staleness.ts';
 import { killName, killVerified } from './terminate.ts';
@@ -37,11 +37,10 @@ export interface GuardOptions {
 
 // A full scan of the process table is the only way to find instances PM2 does not own, and with
 // thousands of processes it costs tens of ms. An app may count in its beat the instances waiting for
-// its state (`waiters`: every clock of a state either owns its lock or waits on it), so a scan runs
-// when there are more waiters than PM2's own standbys, when the beat's writer is not PM2's instance,
-// or when the daemon changed; otherwise only as a safety net, this often…
-const SAFETY_SCAN_EVERY_MS = 60_000;
-// …and never twice within this, even when something calls for one.
+// its state (`waiters`: every clock of a state either owns its lock or waits on it), so a scan is
+// wanted when there are more waiters than PM2's own standbys, when the beat's writer is not PM2's
+// instance, or when the daemon changed (otherwise only the probe's safety net: probe.ts); and for
+// one app never twice within this, even when something calls for one.
 const SCAN_MIN_GAP_MS = 2_000;
 // A heartbeat file that is no heartbeat is said at most this often.
 const UNUSABLE_SAID_EVERY_MS = 60_000;
@@ -92,6 +91,8 @@ export class AppGuard {
   private logReopenedAt = -Infinity;
 
   private duplicates: Duplicates;
+  /** The active instance's process as the last look found it (pid and creation time). */
+  private lastProc: { pmId: number; proc: Pick<ProcessInfo, 'pid' | 'createTime'> } | undefined;
 
   constructor(private readonly options: GuardOptions) {
     this.duplicates = new Duplicates(options.app.identity, options.app.image, options.log, options.warn);
@@ -108,10 +109,11 @@ export class AppGuard {
 
   /** The app's declaration changed (pm2 restart --update-env): its new settings and identity from the next look. */
   update(app: GuardedApp): void {
-    if (JSON.stringify(app) === JSON.stringify(this.options.app)) return;
+    if (app === this.options.app || JSON.stringify(app) === JSON.stringify(this.options.app)) return;
     this.options.app = app;
     this.duplicates = new Duplicates(app.identity, app.image, this.options.log, this.options.warn);
     this.verifiedAs.clear();
+    this.scanWanted = true;
   }
 
   /** One look at the app, and what follows from it. `daemonPid`: the PM2 daemon's, as this round found it. */
@@ -138,7 +140,12 @@ export class AppGuard {
     const expectedWaiters = Math.max(0, this.instances.filter((instance) => instance.status === 'online').length - 1);
     const waiters = this.lastReadable?.raw.waiters;
     if (typeof waiters === 'number' && waiters > expectedWaiters) this.scanWanted = true;
-    if (this.scanWanted || seen.now - this.duplicates.lastScanAt >= SAFETY_SCAN_EVERY_MS) await this.scanForDuplicates();
+  }
+
+  /** Whether this app wants the next full scan of the process table (`safetyDue`: the probe's safety net is due), and what it looks for there. */
+  scanTarget(now: number, safetyDue: boolean): ProcessWanted | undefined {
+    if (!(this.scanWanted || safetyDue) || now - this.duplicates.lastScanAt < SCAN_MIN_GAP_MS) return undefined;
+    return this.duplicates.wanted;
   }
 
   private async observe(refresh: boolean): Promise<Observation | undefined> {
@@ -146,18 +153,30 @@ export class AppGuard {
     const view = await this.options.view.get(refresh, this.roundStart);
     if (!view) return undefined;
     this.instances = view.apps.filter((app) => app.name === identity.name);
-    const pulse = await readPulse(settings.heartbeat);
+    const pulse = readPulse(settings.heartbeat);
     // After the read: a read held up by a stalled disk is the probe held, not the app silent.
     const now = performance.now();
     const heldMs = heldAfterMs(settings.hangMs, this.options.periodMs);
     const beat = this.beatOf(pulse);
+    const keyBefore = this.pulseSeen?.key;
     this.pulseSeen = pulse.kind === 'missing' ? undefined : sight(this.pulseSeen, pulse.key, now, heldMs);
     const beatAgeMs = this.pulseSeen && unchangedMs(this.pulseSeen);
     // The active instance is the one that writes the beat; any other one is a standby.
     const app = this.instances.find((instance) => instance.pid === beat?.pid) ?? this.instances.find((instance) => instance.status === 'online') ?? this.instances[0];
     let proc: Pick<ProcessInfo, 'pid' | 'createTime'> | undefined;
     let verified = false;
-    if (app && app.pid > 0) [proc, verified] = this.lookAtPm2Instance(app);
+    // A beat written since the last look by the pid last proven PM2's instance shows that process
+    // alive as of that write, as well as a look at the process table would: the look is spared (with
+    // 20 apps it was the largest part of the probe's cost). A process that died since is seen at the
+    // next look, when its beat has not changed.
+    const beatIsNew = pulse.kind === 'read' && keyBefore !== undefined && pulse.key !== keyBefore && beat?.pid === app?.pid;
+    const last = this.lastProc;
+    if (app && beatIsNew && last && last.pmId === app.pmId && last.proc.pid === app.pid && this.verifiedAs.get(app.pmId) === `${app.pmId}:${last.proc.pid}:${last.proc.createTime}`) {
+      [proc, verified] = [last.proc, true];
+    } else if (app && app.pid > 0) {
+      [proc, verified] = this.lookAtPm2Instance(app);
+    }
+    this.lastProc = app && proc ? { pmId: app.pmId, proc: { pid: proc.pid, createTime: proc.createTime } } : undefined;
     this.processSeen = sight(this.processSeen, proc && app ? `${app.pmId}:${proc.pid}:${proc.createTime}` : 'none', now, heldMs);
     // A beat that carries its process's start time as Linux's /proc gives it (the clock's does: the
     // Linux backend's createTime) must match it; otherwise the pid alone ties the beat to the process.
@@ -367,15 +386,14 @@ export class AppGuard {
   }
 
   /**
-   * Scans for instances of this app that PM2 does not own and terminates them (duplicates.ts). PM2's
-   * view is fetched fresh, so an instance PM2 has just restarted is not mistaken for one.
+   * The instances of this app that PM2 does not own among a full scan's `scanned` processes, ended
+   * (duplicates.ts). `apps`: PM2's view fetched fresh for the scan, after it, so that an instance PM2
+   * has just restarted is not mistaken for one.
    */
-  private async scanForDuplicates(): Promise<void> {
-    if (performance.now() - this.duplicates.lastScanAt < SCAN_MIN_GAP_MS) return;
-    const seen = await this.observe(true);
-    if (!seen) return;
+  afterScan(scanned: readonly ProcessInfo[], apps: Pm2App[]): void {
     this.scanWanted = false;
-    for (const proc of this.duplicates.find(this.instances.map((instance) => instance.pid), this.daemonPid)) {
+    this.instances = apps.filter((app) => app.name === this.name);
+    for (const proc of this.duplicates.find(scanned, this.instances.map((instance) => instance.pid), this.daemonPid)) {
       if (!this.mayHeal('duplicate')) return;
       this.duplicates.terminate(proc);
     }
@@ -394,8 +412,4 @@ export class AppGuard {
     };
   }
 
-  /** The last full scan's cost and count, for the probe's own metrics. */
-  get scans(): { lastScanMs: number; scans: number } {
-    return { lastScanMs: this.duplicates.lastScanMs, scans: this.duplicates.scans };
-  }
 }

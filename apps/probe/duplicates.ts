@@ -1,22 +1,20 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { isInstanceOf, type AppIdentity } from './identity.ts';
-import { findProcesses, readEnviron, type ProcessInfo } from './proc-table.ts';
+import { readEnviron, type ProcessInfo, type ProcessWanted } from './proc-table.ts';
 import { isStillAlive, terminate } from './terminate.ts';
 
 const DUPLICATE_TERM_GRACE_MS = 3_000;
 
 /**
  * Instances of a guarded app that PM2 does not own (orphans of a killed daemon, ones started by
- * hand): found by a full scan of the process table, each proven to be an instance of that app (its
- * user, script and state) before it is counted (a look-alike never is), and terminated gracefully,
- * then by force.
+ * hand): found in a full scan of the process table (one scan serves every guarded app of the probe:
+ * probe.ts), each proven to be an instance of that app (its user, script and state) before it is
+ * counted (a look-alike never is), and terminated gracefully, then by force.
  */
 export class Duplicates {
-  /** When the last full scan ran (performance.now(), ms), and how long it took (ms). */
+  /** When the last full scan this app took part in ran (performance.now(), ms). */
   lastScanAt = -Infinity;
-  lastScanMs = 0;
-  scans = 0;
   private readonly terminating = new Set<number>();
 
   constructor(
@@ -27,19 +25,21 @@ export class Duplicates {
     private readonly warn: (line: string) => void,
   ) {}
 
-  /** The instances other than PM2's `pm2Pids` that `daemonPid` did not launch, and not already being ended. */
-  find(pm2Pids: number[], daemonPid: number | undefined): ProcessInfo[] {
-    const started = performance.now();
-    // Every instance's command line names its script (PM2's title "node <script>", or the interpreter's argv).
-    const found = findProcesses(basename(this.identity.entry), this.image).filter((proc) => {
+  /** What the scan looks for: every instance's command line names its script (PM2's title "node <script>", or the interpreter's argv). */
+  get wanted(): ProcessWanted {
+    return { needle: basename(this.identity.entry), image: this.image };
+  }
+
+  /** Among a scan's `scanned` processes, the instances other than PM2's `pm2Pids` that `daemonPid` did not launch, and not already being ended. */
+  find(scanned: readonly ProcessInfo[], pm2Pids: number[], daemonPid: number | undefined): ProcessInfo[] {
+    const { needle } = this.wanted;
+    this.lastScanAt = performance.now();
+    return scanned.filter((proc) => {
+      if (!proc.argv.join(' ').includes(needle)) return false;
       if (pm2Pids.includes(proc.pid) || proc.pid === process.pid || this.terminating.has(proc.pid)) return false;
       const env = readEnviron(proc.pid);
       return isInstanceOf(proc, env, this.identity) && !isOwnedBy(daemonPid, this.identity.name, proc, env);
     });
-    this.lastScanMs = performance.now() - started;
-    this.lastScanAt = performance.now();
-    this.scans += 1;
-    return found;
   }
 
   /** Gracefully, then by force after a grace period (terminate.ts), each only to the same process (pid and creation time). */

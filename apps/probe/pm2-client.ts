@@ -49,8 +49,17 @@ interface RpcClient {
 
 const CALL_TIMEOUT_MS = 5_000;
 
-/** One entry of PM2's process list, as the rest of the project sees an app. */
-export function pm2AppOf(app: RawPm2Process): Pm2App {
+/**
+ * One entry of PM2's process list, as the rest of the project sees an app. `envs`, where given, keeps
+ * each launch's env (keyed by pm_id and launch time: PM2 changes an app's env only by launching it
+ * again), so that a list fetched every two seconds does not rebuild every app's environment.
+ */
+export function pm2AppOf(app: RawPm2Process, envs?: Map<number, { launchedAt: number; env: Record<string, string> }>): Pm2App {
+  let env = envs?.get(app.pm_id);
+  if (env?.launchedAt !== app.pm2_env.pm_uptime) {
+    env = { launchedAt: app.pm2_env.pm_uptime, env: envOf(app.pm2_env) };
+    envs?.set(app.pm_id, env);
+  }
   return {
     name: app.name,
     pmId: app.pm_id,
@@ -59,7 +68,7 @@ export function pm2AppOf(app: RawPm2Process): Pm2App {
     launchedAt: app.pm2_env.pm_uptime,
     restarts: app.pm2_env.restart_time,
     metrics: metricValues(app.pm2_env.axm_monitor),
-    env: envOf(app.pm2_env),
+    env: env.env,
     ...stringField('execPath', app.pm2_env.pm_exec_path),
     ...stringField('cwd', app.pm2_env.pm_cwd),
     ...stringField('interpreter', app.pm2_env.exec_interpreter),
@@ -92,6 +101,7 @@ export class Pm2Client {
   private connected = false;
   /** Closed for good (close()): a call still in flight must not connect again, or its sockets keep the process alive. */
   private closed = false;
+  private readonly envs = new Map<number, { launchedAt: number; env: Record<string, string> }>();
 
   constructor(readonly home: string) {
     if (pm2HomeOf(process.env) !== resolve(home)) {
@@ -129,7 +139,9 @@ export class Pm2Client {
   }
 
   async apps(): Promise<Pm2App[]> {
-    return (await this.processList()).map(pm2AppOf);
+    const list = await this.processList();
+    for (const pmId of this.envs.keys()) if (!list.some((app) => app.pm_id === pmId)) this.envs.delete(pmId);
+    return list.map((app) => pm2AppOf(app, this.envs));
   }
 
   /** Restarts (or starts, if it is not running) app `pmId`, with its settings unchanged. */

@@ -1,8 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 
-// PM2 is asked again at least this often; at once whenever what the probe sees disagrees with it.
-export const PM2_REFRESH_MS = 2_000;
+// PM2 is asked again at least this often; at once whenever what the probe sees disagrees with it
+// (a process gone, a silent heartbeat, a scan: findings.ts needsFreshView). Not more often: PM2 sends
+// every app's whole environment each time (~170 KB for 20 apps), and decoding it every 2 s was 0.16 %
+// of a core with 20 apps, a sixth of the probe's cost; what only this refresh shows (an app added,
+// a new declaration) can wait 4 s.
+export const PM2_REFRESH_MS = 4_000;
 
 /**
  * PM2's process list, shared by every guarded app of one probe: fetched at most once per round of

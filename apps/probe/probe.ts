@@ -4,7 +4,7 @@ import { GuardSettingError, guardSettingsOf } from '../shared/guard-contract.ts'
 import { publishMetrics, type Metric } from '../shared/pm2-ipc.ts';
 import { AppGuard, HEAL_KINDS, type GuardedApp } from './app-guard.ts';
 import { pm2ContainerIn, realpathOrUndefined, type AppIdentity } from './identity.ts';
-import { pathKey } from './proc-table.ts';
+import { findAny, pathKey } from './proc-table.ts';
 import type { Pm2App, Pm2Client } from './pm2-client.ts';
 import { Pm2View } from './pm2-view.ts';
 import { basename, isAbsolute, resolve } from 'node:path';
@@ -20,6 +20,9 @@ export interface ProbeOptions {
 
 // PM2 shows the metrics; they need not change more often than this.
 const PUBLISH_EVERY_MS = 1_000;
+// Beyond the scans an app calls for (app-guard.ts), the process table is scanned for instances PM2
+// does not own this often, as a safety net: one scan for every guarded app at once.
+const SAFETY_SCAN_EVERY_MS = 60_000;
 
 /**
  * One probe for every guarded app of its PM2 daemon: each period it takes PM2's view once, finds the
@@ -34,6 +37,12 @@ export class Probe {
   private readonly badSettings = new Map<string, string>();
   private daemonPid: number | undefined;
   private saidNone = false;
+  /** Per app, what its last launch declares (declarationOf). */
+  private readonly declarations = new Map<string, { env: Pm2App['env']; execPath: string | undefined; cwd: string | undefined; interpreter: string | undefined; outcome: GuardedApp | undefined | GuardSettingError }>();
+  /** The full scans of the process table: when the last safety net ran, the last one's cost (ms), how many. */
+  private lastSafetyScanAt = -Infinity;
+  private lastScanMs = 0;
+  private scans = 0;
   /** PM2's list the guards were last worked out from. */
   private lastApps: Pm2App[] | undefined;
 
@@ -53,7 +62,33 @@ export class Probe {
     if (!view) return;
     this.updateGuards(view.apps);
     for (const guard of this.guards.values()) await guard.check(roundStart, daemonPid);
+    await this.scanIfWanted(roundStart);
     this.publish(roundStart);
+  }
+
+  /**
+   * One full scan of the process table for every app that wants one this round (or for all, when
+   * the safety net is due), each app then picking its own instances from it: a scan costs tens of ms
+   * with thousands of processes, and one per app was most of the probe's CPU with 20 apps. PM2's
+   * view is fetched fresh first, so that an instance PM2 has just restarted is not taken for one it
+   * does not own.
+   */
+  private async scanIfWanted(roundStart: number): Promise<void> {
+    const now = performance.now();
+    const safetyDue = now - this.lastSafetyScanAt >= SAFETY_SCAN_EVERY_MS;
+    const wanting = [...this.guards.values()].flatMap((guard) => {
+      const wanted = guard.scanTarget(now, safetyDue);
+      return wanted ? [{ guard, wanted }] : [];
+    });
+    if (wanting.length === 0) return;
+    const view = await this.view.get(true, roundStart);
+    if (!view) return;
+    const started = performance.now();
+    const scanned = findAny(wanting.map(({ wanted }) => wanted));
+    this.lastScanMs = performance.now() - started;
+    this.scans += 1;
+    if (safetyDue) this.lastSafetyScanAt = now;
+    for (const { guard } of wanting) guard.afterScan(scanned, view.apps);
   }
 
   /**
@@ -70,7 +105,7 @@ export class Probe {
       const instance = apps.find((app) => app.name === name) as Pm2App;
       if (name === process.env.name || instance.pid === process.pid) continue;
       try {
-        const guarded = guardedAppOf(instance, this.options.user);
+        const guarded = this.declarationOf(instance);
         if (guarded) declared.set(name, guarded);
         else this.drop(name, `${name} is no longer under guard (no GUARD_HEARTBEAT in its env)`);
         this.badSettings.delete(name);
@@ -96,9 +131,33 @@ export class Probe {
       this.guards.set(name, new AppGuard({ app: guarded, periodMs: this.options.periodMs, pm2: this.options.pm2, view: this.view, log: this.options.log, warn: this.options.warn }));
     }
     const names = new Set(apps.map((app) => app.name));
+    for (const name of [...this.declarations.keys()]) if (!names.has(name)) this.declarations.delete(name);
     for (const name of [...this.guards.keys()]) if (!names.has(name)) this.drop(name, `PM2 has no app named ${name} any more; no longer guarding it`);
     if (this.guards.size === 0 && !this.saidNone) this.options.log('no app in PM2 is under guard (GUARD_HEARTBEAT in its env); nothing to watch yet');
     this.saidNone = this.guards.size === 0;
+  }
+
+  /**
+   * What an app declares, worked out again only when PM2 launched it again (a new env object: see
+   * pm2AppOf) or runs another script: the list is fetched every two seconds, and resolving the
+   * script's real path for every app each time was a tenth of the probe's CPU with 20 apps.
+   */
+  private declarationOf(app: Pm2App): GuardedApp | undefined {
+    const known = this.declarations.get(app.name);
+    if (known && known.env === app.env && known.execPath === app.execPath && known.cwd === app.cwd && known.interpreter === app.interpreter) {
+      if (known.outcome instanceof GuardSettingError) throw known.outcome;
+      return known.outcome;
+    }
+    let outcome: GuardedApp | undefined | GuardSettingError;
+    try {
+      outcome = guardedAppOf(app, this.options.user);
+    } catch (error) {
+      if (!(error instanceof GuardSettingError)) throw error;
+      outcome = error;
+    }
+    this.declarations.set(app.name, { env: app.env, execPath: app.execPath, cwd: app.cwd, interpreter: app.interpreter, outcome });
+    if (outcome instanceof GuardSettingError) throw outcome;
+    return outcome;
   }
 
   /** An app with a bad guard setting: said once (and again if it changes), and not guarded until fixed. */
@@ -122,8 +181,8 @@ export class Probe {
     for (const guard of guards) Object.assign(metrics, guard.metrics());
     // Every app's heals, by kind: what `npm run status` and the chaos run read.
     for (const kind of HEAL_KINDS) metrics[`heals: ${kind}`] = { value: guards.reduce((sum, guard) => sum + guard.heals[kind], 0) };
-    metrics['last scan'] = { value: Math.round(Math.max(0, ...guards.map((guard) => guard.scans.lastScanMs)) * 10) / 10, unit: 'ms' };
-    metrics['full scans'] = { value: guards.reduce((sum, guard) => sum + guard.scans.scans, 0) };
+    metrics['last scan'] = { value: Math.round(this.lastScanMs * 10) / 10, unit: 'ms' };
+    metrics['full scans'] = { value: this.scans };
     // Its own CPU time (user + system, ms): on Windows PM2 reads an app's CPU through wmic, or a
     // PowerShell per look where wmic is gone (Windows 11 24H2); this costs nothing and is the same
     // on every platform, so the bench reads the probe's cost here.

@@ -1,4 +1,4 @@
-import type { ProcessInfo, ProcessStat, ProcTable } from './proc-table.ts';
+import type { ProcessInfo, ProcessStat, ProcessWanted, ProcTable } from './proc-table.ts';
 import { parseCwd, parseKinfoProc, parseKinfoProcs, parseProcArgs2, type KinfoProc } from './darwin-structs.ts';
 
 /** The kernel's raw answers the macOS backend reads: live through koffi (darwin-api.ts), or recorded. */
@@ -34,6 +34,18 @@ export async function darwinTable(source?: DarwinSource): Promise<ProcTable> {
     const cwd = from.vnodePathInfo(proc.pid);
     return { ...statOf(proc), user: String(proc.uid), argv: parsed?.argv ?? [], cwd: cwd && parseCwd(cwd) };
   };
+  // One sysctl for the whole table; the arguments read only of processes whose name some search wants.
+  const findAny = (wanted: readonly ProcessWanted[]): ProcessInfo[] => {
+    const found: ProcessInfo[] = [];
+    for (const proc of parseKinfoProcs(from.allProcs() ?? Buffer.alloc(0))) {
+      const here = wanted.filter((search) => search.image === undefined || search.image === proc.comm);
+      if (here.length === 0) continue;
+      const whole = info(proc);
+      const commandLine = whole?.argv.join(' ');
+      if (whole && here.some((search) => commandLine?.includes(search.needle))) found.push(whole);
+    }
+    return found;
+  };
   return {
     listPids: () => parseKinfoProcs(from.allProcs() ?? Buffer.alloc(0)).map((proc) => proc.pid),
     readStat: (pid) => {
@@ -48,15 +60,8 @@ export async function darwinTable(source?: DarwinSource): Promise<ProcTable> {
       const args = from.procArgs(pid);
       return args && parseProcArgs2(args)?.env;
     },
-    findProcesses: (needle, image) => {
-      const found: ProcessInfo[] = [];
-      for (const proc of parseKinfoProcs(from.allProcs() ?? Buffer.alloc(0))) {
-        if (image !== undefined && proc.comm !== image) continue;
-        const whole = info(proc);
-        if (whole && whole.argv.join(' ').includes(needle)) found.push(whole);
-      }
-      return found;
-    },
+    findProcesses: (needle, image) => findAny([{ needle, image }]),
+    findAny,
     startedAtMs: (createTime) => createTime / 1000,
     currentUser: () => String(from.uid()),
     pathKey: (path) => path,

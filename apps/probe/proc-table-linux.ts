@@ -16,6 +16,8 @@ export function linuxTable(procRoot = PROC_ROOT): ProcTable {
     readProcess: (pid) => readProcess(pid, procRoot),
     readEnviron: (pid) => readEnviron(pid, procRoot),
     findProcesses: (needle) => findProcesses(needle, procRoot),
+    // Linux's scan reads every command line anyway: the images change nothing here.
+    findAny: (wanted) => findProcesses(wanted.map((one) => one.needle), procRoot),
     startedAtMs: (createTime) => (bootTimeMs === undefined ? undefined : startedAtMs(createTime, bootTimeMs)),
     currentUser: () => String(process.getuid?.() ?? -1),
     pathKey: (path) => path,
@@ -86,11 +88,13 @@ export function readEnviron(pid: number, procRoot = PROC_ROOT): Map<string, stri
 }
 
 /**
- * The processes whose command line contains `needle`. Only the command line is read for every
- * process (one small read each); the rest only for the few that match.
+ * The processes whose command line contains `needle` (or any of `needles`). Only the command line is
+ * read for every process (one small read each); the rest only for the few that match.
  */
-export function findProcesses(needle: string, procRoot = PROC_ROOT): ProcessInfo[] {
+export function findProcesses(needle: string | readonly string[], procRoot = PROC_ROOT): ProcessInfo[] {
+  const needles = typeof needle === 'string' ? [needle] : needle;
   const found: ProcessInfo[] = [];
+  if (needles.length === 0) return found;
   for (const pid of listPids(procRoot)) {
     let cmdline: string;
     try {
@@ -98,7 +102,7 @@ export function findProcesses(needle: string, procRoot = PROC_ROOT): ProcessInfo
     } catch {
       continue;
     }
-    if (!cmdline.includes(needle)) continue;
+    if (!needles.some((one) => cmdline.includes(one))) continue;
     const info = readProcess(pid, procRoot);
     if (info) found.push(info);
   }

@@ -1,4 +1,4 @@
-import type { ProcessInfo, ProcessStat, ProcTable } from './proc-table.ts';
+import type { ProcessInfo, ProcessStat, ProcessWanted, ProcTable } from './proc-table.ts';
 import { PROCESS_QUERY_INFORMATION, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_READ, win32Api, type Win32Api } from './win32-api.ts';
 import { basicInfo, creationTime, environment, filetimeToMicros, ownerSid, parameters, splitCommandLine, stillActive } from './win32-process.ts';
 
@@ -21,21 +21,29 @@ export function win32Table(): ProcTable {
         const params = peb === undefined ? undefined : parameters(api, handle, peb);
         return params && environment(api, handle, params);
       }),
-    findProcesses: (needle, image) => {
-      const wanted = image === undefined ? undefined : `${image}.exe`.toLowerCase();
-      const found: ProcessInfo[] = [];
-      for (const entry of scan(api)) {
-        if (wanted !== undefined && entry.image.toLowerCase() !== wanted) continue;
-        const proc = withHandle(api, entry.pid, READ_ACCESS, (handle) => readProcess(api, entry.pid, handle));
-        // The pid's process may have been replaced since the scan: only the one scanned counts.
-        if (proc && proc.createTime === entry.createTime && proc.argv.join(' ').includes(needle)) found.push(proc);
-      }
-      return found;
-    },
+    findProcesses: (needle, image) => findAny(api, [{ needle, image }]),
+    findAny: (wanted) => findAny(api, wanted),
     startedAtMs: (createTime) => createTime / 1000,
     currentUser: () => me,
     pathKey: (path) => path.toLowerCase(),
   };
+}
+
+/** One pass over the scan; a process's command line is read only where its image is one some search wants. */
+function findAny(api: Win32Api, wanted: readonly ProcessWanted[]): ProcessInfo[] {
+  const searches = wanted.map(({ needle, image }) => ({ needle, image: image === undefined ? undefined : `${image}.exe`.toLowerCase() }));
+  const found: ProcessInfo[] = [];
+  for (const entry of scan(api)) {
+    const image = entry.image.toLowerCase();
+    const here = searches.filter((search) => search.image === undefined || search.image === image);
+    if (here.length === 0) continue;
+    const proc = withHandle(api, entry.pid, READ_ACCESS, (handle) => readProcess(api, entry.pid, handle));
+    // The pid's process may have been replaced since the scan: only the one scanned counts.
+    if (!proc || proc.createTime !== entry.createTime) continue;
+    const commandLine = proc.argv.join(' ');
+    if (here.some((search) => commandLine.includes(search.needle))) found.push(proc);
+  }
+  return found;
 }
 
 const READ_ACCESS = PROCESS_QUERY_INFORMATION | PROCESS_VM_READ;

@@ -87,7 +87,8 @@ function milliseconds(app: string, name: string, value: string | undefined, fall
 }
 
 /** A beat as read, or why the text is none (said once by the probe, never trusted). */
-export type ParsedBeat = { kind: 'beat'; beat: GuardBeat } | { kind: 'not-a-beat'; reason: string };
+/** `raw`: the whole object as written, with fields beyond the contract's (an app's own, such as the clock's `waiters`). */
+export type ParsedBeat = { kind: 'beat'; beat: GuardBeat; raw: Record<string, unknown> } | { kind: 'not-a-beat'; reason: string };
 
 export function parseGuardBeat(text: string): ParsedBeat {
   let value: unknown;
@@ -106,6 +107,7 @@ export function parseGuardBeat(text: string): ParsedBeat {
   const held = Array.isArray(beat.held) ? beat.held.filter((hold) => typeof hold?.on === 'string' && typeof hold?.why === 'string') : undefined;
   return {
     kind: 'beat',
+    raw: beat,
     beat: {
       guard: GUARD_VERSION,
       pid: beat.pid as number,

@@ -93,6 +93,16 @@ export function procTableContract(name: string, table: ProcTable, makeSubject: (
     assert.ok(table.listPids().includes(subject.pid), 'listPids lacks the subject');
   });
 
+  Contract('findAny: one pass for several programs finds the subject once, by any search that matches it', () => {
+    const subject = subjectOf();
+    const nobody = `${subject.needle}-nobody-has-this`;
+    const pids = (found: ProcessInfo[]) => found.map((proc) => proc.pid);
+    assert.equal(pids(table.findAny([{ needle: nobody }, { needle: subject.needle, image: subject.image }])), [subject.pid]);
+    assert.equal(pids(table.findAny([{ needle: subject.needle }, { needle: subject.needle, image: subject.image }])), [subject.pid], 'matched by two searches, listed once');
+    assert.equal(table.findAny([{ needle: nobody }, { needle: `${nobody}-2`, image: subject.image }]), []);
+    assert.equal(table.findAny([]), []);
+  });
+
   Contract('a dead pid: nothing', () => {
     const { deadPid } = subjectOf();
     assert.is(table.readStat(deadPid), undefined);
