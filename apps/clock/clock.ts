@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LatestWriter, removeLeftoverTempFiles, writeFileDurably, writeFileWhole } from '../shared/atomic-write.ts';
+import { Guard } from '../guard/guard.ts';
+import { LatestWriter, removeLeftoverTempFiles, writeFileDurably } from '../shared/atomic-write.ts';
 import type { ClockConfig } from '../shared/config.ts';
-import { HEARTBEAT_PERIOD_MS, serializeHeartbeat, type Heartbeat, type Hold } from '../shared/heartbeat.ts';
+import { HEARTBEAT_PERIOD_MS, type Heartbeat } from '../shared/heartbeat.ts';
 import { publishMetrics, registerAction, signalReady, type Metric } from '../shared/pm2-ipc.ts';
-import { pulseMetrics } from '../shared/pm2-pulse.ts';
 import { readProcStat } from '../shared/proc-stat.ts';
 import { statePaths, waitForStateDir } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
@@ -21,8 +21,11 @@ import type { Cluster } from './cluster.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 /**
- * The clock proper, on the main thread: it owns the state (lock, checkpoint, heartbeat) and does all
- * the I/O, while the supervised worker threads only keep time.
+ * The clock proper, on the main thread: it owns the state (lock, checkpoint) and does all the I/O,
+ * while the supervised worker threads only keep time. Its heartbeat is the guard contract's, written
+ * by apps/guard's Guard like any guarded app's: the clock tells it when it is ready, when it made
+ * progress and by when it owes the next (from its threads' schedule), and what holds it back; the
+ * rest of the heartbeat (threads, run, phase) is the clock's own description, for people and status.
  */
 // Ticks printed this recently before stdout broke may never have been read from the pipe by PM2.
 const OUTPUT_LOSS_WINDOW_MS = 1_000;
@@ -41,7 +44,8 @@ export class Clock {
   private readonly names: string[];
   private readonly paths: ReturnType<typeof statePaths>;
   private readonly checkpoint: LatestWriter;
-  private readonly heartbeat: LatestWriter;
+  /** Writes the heartbeat from the moment this clock owns the state (a standby waiting writes none). */
+  private guard: Guard | undefined;
   private progress: Progress | undefined;
   private lock: StateLock | undefined;
   private beating: NodeJS.Timeout | undefined;
@@ -63,14 +67,16 @@ export class Clock {
   private readonly progressedAt: number[] = [];
   /** Faults of the machine that hold the ticks back: a checkpoint that cannot be saved, a log that takes nothing. */
   private readonly holds = new Holds({
-    held: (on, why) => warn(on === 'state' ? this.stateHeldLine(why) : this.logHeldLine(why)),
-    released: (on, _why, forMs, detail) =>
-      warn(`${on === 'state' ? 'the checkpoint can be saved again' : `the log ${this.logWatch?.path ?? ''} takes lines again`} after ${(forMs / 1000).toFixed(1)} s; ticking on${detail}`),
+    held: (on, why) => {
+      this.guard?.hold(on, why);
+      warn(on === 'state' ? this.stateHeldLine(why) : this.logHeldLine(why));
+    },
+    released: (on, _why, forMs, detail) => {
+      this.guard?.release(on);
+      warn(`${on === 'state' ? 'the checkpoint can be saved again' : `the log ${this.logWatch?.path ?? ''} takes lines again`} after ${(forMs / 1000).toFixed(1)} s; ticking on${detail}`);
+    },
   });
   private stateTriedAt = -Infinity;
-  /** Why the heartbeat file cannot be written; while it cannot, the pulse goes through PM2 (pm2-pulse.ts). */
-  private heartbeatFault: string | undefined;
-  private beats = 0;
   /** PM2's out log, read back: a tick counts as printed once the log holds it (log-watch.ts). */
   private logWatch: LogWatch | undefined;
   private lookingAtLog = false;
@@ -111,20 +117,6 @@ export class Clock {
       // A tick printed is a tick saved: until this one is, no more are printed.
       (error) => this.holds.hold('state', faultOf(error)),
     );
-    this.heartbeat = new LatestWriter(
-      async (data) => {
-        await writeFileWhole(this.paths.heartbeat, data);
-        if (this.heartbeatFault === undefined) return;
-        warn(`the heartbeat ${this.paths.heartbeat} can be written again; the pulse is back in it`);
-        this.heartbeatFault = undefined;
-        this.publishMetrics();
-      },
-      (error) => {
-        const fault = faultOf(error);
-        if (fault !== this.heartbeatFault) warn(`cannot write the heartbeat ${this.paths.heartbeat} (${fault}); sending the pulse through PM2 meanwhile, where the probe reads it`);
-        this.heartbeatFault = fault;
-      },
-    );
   }
 
   /** Takes the state, resumes the progress, sets the workers ticking, and tells PM2 it is ready. */
@@ -158,6 +150,8 @@ export class Clock {
     // that can wait until after: a standby taking over counts every millisecond (and every system
     // call: a few each cost ~0.1 ms on this project's virtual machines).
     const loaded = await loadCheckpoint(paths.checkpoint);
+    // Beating from here, 'starting' through a crash-loop back-off too: a silent clock is a hung one.
+    this.guard = new Guard(paths.heartbeat, { periodMs: HEARTBEAT_PERIOD_MS, say: warn, describe: () => this.describe() });
     this.beating = setInterval(() => this.beat(), HEARTBEAT_PERIOD_MS);
 
     // A standby that has waited, healthy, for a second is not the one crash-looping: it takes over at
@@ -202,11 +196,12 @@ export class Clock {
     }
     if (config.standby && !this.lock.hasBell) warn(DEATH_NOTICE);
     this.lock.removeDeadBells();
-    this.heartbeat.set(this.pulse());
-    await this.heartbeat.flush();
     if (config.faults) this.registerFaultAction();
     this.registerLogAction();
-    signalReady();
+    this.oweTicks(false);
+    // The ticking beat is written before PM2 hears ready (Guard.ready()), so that a clock PM2 counts
+    // online shows the probe it ticks; in cluster mode ready was said already, when it began to follow.
+    await this.guard?.ready();
     // Off the way to ticking: one stat of the log. Cluster mode leaves it out: its checkpoint is
     // fenced in etcd, where ticks cannot be taken back.
     if (!this.cluster) void LogWatch.forPm2Log(process.env, this.names).then((watch) => (this.logWatch = watch), () => {});
@@ -266,7 +261,10 @@ export class Clock {
         this.following = true;
         this.leader = leader;
         log(`cluster ${cluster.name}: following (${why}); this clock ticks only once it leads`);
-        signalReady();
+        // A follower owes no tick: it is ready as a follower can be, and never stalled.
+        this.oweTicks(false);
+        if (this.guard) void this.guard.ready();
+        else signalReady();
         publishMetrics({ role: { value: 'follower' } });
       },
       lost: (reason) => this.deposed(reason),
@@ -394,6 +392,7 @@ export class Clock {
         this.supervisor.assign(thread);
       });
     }
+    this.oweTicks(true);
     const after = progress.toCheckpoint();
     const before = this.lastPrinted ?? after;
     this.lastPrinted = after;
@@ -410,8 +409,6 @@ export class Clock {
 
   /** Every heartbeat period: the pulse, the metrics, and the faults of the machine that hold the ticks. */
   private beat(): void {
-    this.beats += 1;
-    this.heartbeat.set(this.pulse());
     this.publishMetrics();
     if (!this.progress || this.readyAt === null || this.stopping) return;
     const now = performance.now();
@@ -434,6 +431,7 @@ export class Clock {
       this.progressedAt[index] = now;
       this.supervisor.assign(index);
     });
+    this.oweTicks(false);
   }
 
   private stateHeldLine(why: string): string {
@@ -548,6 +546,8 @@ export class Clock {
       await writeStartRecord(this.paths.starts, { healthy: true, failures: 0, at: Date.now() });
     }
     await this.lock?.release();
+    // Its last beat stays, for npm run status to show where a stopped clock was (PM2 says it is stopped).
+    await this.guard?.stopping({ keep: true });
   }
 
   /** The progress to carry on from, and the line that tells where it came from (logged once ticking). */
@@ -572,11 +572,28 @@ export class Clock {
     return { progress, report: () => log(`no checkpoint in ${config.stateDir}; starting run 1`) };
   }
 
-  private pulse(): string {
+  /**
+   * Tells the guard by when the clock owes its next tick (owedInMs below), and, with `progressed`,
+   * that it made progress now. Called whenever a thread's moment moves: a tick printed, ticking
+   * begun or resumed after a hold; a clock not ticking (starting, following) owes nothing.
+   */
+  private oweTicks(progressed: boolean): void {
+    const { guard, progress } = this;
+    if (!guard) return;
+    if (!progress || this.readyAt === null || this.following) {
+      guard.idle();
+      return;
+    }
+    if (progressed) guard.progress();
+    guard.owe(this.owedInMs(progress, performance.now()));
+  }
+
+  /** The clock's own part of its heartbeat (the guard writes the contract's fields over it). */
+  private describe(): Omit<Heartbeat, 'guard' | 'seq' | 'ready' | 'owedInMs' | 'held'> {
     const { progress, readyAt } = this;
     const ticking = readyAt !== null && progress !== undefined;
     const now = performance.now();
-    const heartbeat: Heartbeat = {
+    return {
       pid: process.pid,
       startTicks,
       phase: this.following ? 'following' : ticking ? 'ticking' : 'starting',
@@ -595,14 +612,8 @@ export class Clock {
           }))
         : [],
       waiters: this.lock?.waiting() ?? 0,
-      held: this.holds.list(now),
-      guard: 1,
-      seq: (this.seq += 1),
-      ready: readyAt !== null || this.following,
-      owedInMs: ticking && !this.following ? this.owedInMs(progress, now) : null,
       ...(this.config.cluster ? { cluster: this.clusterPulse() } : {}),
     };
-    return serializeHeartbeat(heartbeat);
   }
 
   /**
@@ -622,17 +633,15 @@ export class Clock {
     return Number.isFinite(owed) ? Math.round(owed) : 0;
   }
 
-  private seq = 0;
   private lastMetrics = '';
   /**
-   * What `pm2 monit` shows of the clock, sent only when it changes; and its pulse, while the
-   * heartbeat file cannot be written (then the beat count changes at every beat).
+   * What `pm2 monit` shows of the clock, sent only when it changes. Where the pulse is and what holds
+   * the ticks back (and the pulse itself, while the heartbeat file cannot be written) the guard sends.
    */
   private publishMetrics(): void {
     const { progress } = this;
-    const pulse = pulseMetrics(process.pid, this.beats, this.heartbeatFault, this.holds.list());
-    if (!progress || this.readyAt === null) return this.publishIfChanged(pulse);
-    const metrics: Record<string, Metric> = { run: { value: progress.run }, ...pulse };
+    if (!progress || this.readyAt === null) return;
+    const metrics: Record<string, Metric> = { run: { value: progress.run } };
     for (const thread of progress.threads) metrics[`${thread.name} tick`] = { value: thread.tick };
     metrics['worker restarts'] = { value: this.supervisor.restartCount };
     metrics['resumes from checkpoint'] = { value: progress.resumes };

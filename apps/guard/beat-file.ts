@@ -19,6 +19,8 @@ export class BeatFile {
     readonly path: string,
     private readonly periodMs: number,
     private readonly say: (line: string) => void,
+    /** What carries the pulse while writes fail, for the line that says so. */
+    private readonly meanwhile = 'the probe sees no beat',
   ) {
     this.writer = new LatestWriter(
       async (data) => {
@@ -56,7 +58,7 @@ export class BeatFile {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     if (code === this.failing) return;
     this.failing = code;
-    this.say(`cannot write its beat ${this.path} (${code}); trying again every ${this.periodMs} ms, said once: meanwhile the probe sees no beat`);
+    this.say(`cannot write its beat ${this.path} (${code}); trying again every ${this.periodMs} ms, said once: meanwhile ${this.meanwhile}`);
   }
 }
 

@@ -7,6 +7,15 @@ import { BeatFile } from './beat-file.ts';
 
 export { StateFile, type StateFileOptions, type StateRead } from './state.ts';
 
+export interface GuardOptions {
+  /** ms between two beats (default Guard.PERIOD_MS). */
+  periodMs?: number;
+  /** Where the guard's own lines go, one whole line each (default: stderr, after "guard: "). */
+  say?: (line: string) => void;
+  /** Fields of the app's own in every beat, from the first (see describe()). */
+  describe?: () => Record<string, unknown>;
+}
+
 /**
  * What a Node app does to be guarded by the probe (the README's "Guard any app"): a few calls that
  * say when it is ready, when it makes progress and by when it owes the next; the beat file that
@@ -35,8 +44,9 @@ export class Guard {
   private promiseMs: number | undefined;
   private readonly holds = new Map<string, { why: string; since: number }>();
   private more: (() => Record<string, unknown>) | undefined;
-  /** Whether the pulse last went through PM2 (the file failing), so that its end is published once. */
-  private viaPm2 = false;
+  /** What PM2's metrics last said of the beat file and the holds (published when it changes, and at every beat while the file fails). */
+  private lastPulse: string | undefined;
+  readonly periodMs: number;
 
   /**
    * The guard this process's env asks for: GUARD_HEARTBEAT (and GUARD_HANG_MS for how often to beat),
@@ -47,28 +57,32 @@ export class Guard {
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, say: (line: string) => void = sayOnStderr): Guard {
     const heartbeat = env[GUARD_ENV.heartbeat];
-    if (heartbeat === undefined || heartbeat.trim() === '') return new Guard(undefined, Guard.PERIOD_MS, say);
+    const options = { say: (line: string) => say(`guard: ${line}`) };
+    if (heartbeat === undefined || heartbeat.trim() === '') return new Guard(undefined, options);
     try {
       const settings = guardSettingsOf(env.name ?? basename(heartbeat, '.json'), (name) => env[name]);
-      return new Guard(settings?.heartbeat, periodFor(settings?.hangMs), say);
+      return new Guard(settings?.heartbeat, { ...options, periodMs: periodFor(settings?.hangMs) });
     } catch (error) {
       if (!(error instanceof GuardSettingError)) throw error;
       say(error.message);
-      return new Guard(error.setting === GUARD_ENV.heartbeat ? undefined : heartbeat, Guard.PERIOD_MS, say);
+      return new Guard(error.setting === GUARD_ENV.heartbeat ? undefined : heartbeat, options);
     }
   }
 
-  /** A guard writing its beats to `heartbeat` every `periodMs` (none: a guard that writes nothing); fromEnv is the usual way. */
-  constructor(
-    heartbeat: string | undefined,
-    readonly periodMs: number = Guard.PERIOD_MS,
-    say: (line: string) => void = sayOnStderr,
-  ) {
+  /**
+   * A guard writing its beats to `heartbeat` (none: a guard that writes nothing): fromEnv is the usual
+   * way; this is for an app that knows its beat file itself (the clock: its state directory's).
+   */
+  constructor(heartbeat: string | undefined, options: GuardOptions = {}) {
+    this.periodMs = options.periodMs ?? Guard.PERIOD_MS;
+    this.more = options.describe;
     if (heartbeat === undefined) return;
-    this.file = new BeatFile(heartbeat, periodMs, (line) => say(`guard: ${line}`));
+    // Under PM2 the pulse goes through its metrics while the file fails; elsewhere nothing carries it.
+    const meanwhile = process.send ? "the pulse goes through PM2's metrics, where the probe reads it" : 'the probe sees no beat';
+    this.file = new BeatFile(heartbeat, this.periodMs, options.say ?? ((line) => sayOnStderr(`guard: ${line}`)), meanwhile);
     this.write();
     // unref: the beat never keeps the process alive; an app with nothing else to do exits as it would unguarded.
-    this.timer = setInterval(() => this.write(), periodMs);
+    this.timer = setInterval(() => this.write(), this.periodMs);
     this.timer.unref();
   }
 
@@ -82,12 +96,22 @@ export class Guard {
     return this.file?.path;
   }
 
-  /** The app is ready: said in the next beat (written at once), and to PM2 for its wait_ready (process.send('ready')). */
-  ready(): void {
+  /**
+   * The app is ready: said in a beat written at once, and then to PM2 for its wait_ready
+   * (process.send('ready')), so that an app PM2 counts online already shows ready to the probe.
+   * Resolves once both are out (never rejects; a beat that cannot be written is said, as any).
+   */
+  async ready(): Promise<void> {
     if (this.stopped || this.isReady) return;
     this.isReady = true;
     this.write();
+    await this.file?.flush();
     signalReady();
+  }
+
+  /** Resolves once every beat so far is written (or has failed and been said). */
+  async flush(): Promise<void> {
+    await this.file?.flush();
   }
 
   /**
@@ -102,11 +126,12 @@ export class Guard {
 
   /**
    * The app owes progress within `withinMs` from now, without having made any: work arrived after an
-   * idle spell, or the app is ready and its first piece of work is under way.
+   * idle spell, or the app is ready and its first piece of work is under way. Negative: it was owed
+   * that long ago already (an app of several parts, one of which is late: the clock's threads).
    */
   owe(withinMs: number): void {
     if (this.stopped) return;
-    this.promise(withinMs);
+    this.promise(withinMs, true);
   }
 
   /** The app has nothing to do: it owes no progress until the next progress(ms) or owe(ms). An idle app is never stalled. */
@@ -142,13 +167,16 @@ export class Guard {
   /**
    * The app is stopping: no more beats, and the beat file is removed if it is still this process's,
    * so that nothing is left that looks like a silent app (a new process of the app writes its own).
-   * Call it before exiting on a stop; never rejects.
+   * Call it before exiting on a stop; never rejects. `keep`: the last beat stays where it is, for
+   * tools that show what a stopped app last said (the clock's, for npm run status); the probe judges
+   * a stopped app by PM2's word, whatever its file says.
    */
-  async stopping(): Promise<void> {
+  async stopping({ keep = false }: { keep?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
-    await this.file?.removeOwn(process.pid);
+    if (keep) await this.file?.flush();
+    else await this.file?.removeOwn(process.pid);
   }
 
   /** The beat as written at this instant (GuardBeat of apps/shared/guard-contract.ts). */
@@ -165,12 +193,12 @@ export class Guard {
     };
   }
 
-  private promise(withinMs: number | undefined): void {
+  private promise(withinMs: number | undefined, pastAllowed = false): void {
     if (withinMs === undefined) {
       this.owedAt = undefined;
       return;
     }
-    if (!Number.isFinite(withinMs) || withinMs < 0) {
+    if (!Number.isFinite(withinMs) || (withinMs < 0 && !pastAllowed)) {
       throw new RangeError(`guard: expected the progress owed within a number of ms from 0, got ${String(withinMs)} (${typeof withinMs})`);
     }
     this.promiseMs = withinMs;
@@ -184,11 +212,14 @@ export class Guard {
     this.file.set(`${JSON.stringify({ ...this.more?.(), ...beat })}\n`);
     // While the file cannot be written (a full or read-only disk), the pulse goes through PM2's
     // metrics, where the probe takes it as a sign of life of this very pid (apps/shared/pm2-pulse.ts):
-    // a silent file alone would read as a hang, and a restart would only meet the same disk.
+    // a silent file alone would read as a hang, and a restart would only meet the same disk. Otherwise
+    // PM2 is told only when the file's state or the holds change (pm2 monit shows them).
     const fault = this.file.failing;
-    if (fault === undefined && !this.viaPm2) return;
-    this.viaPm2 = fault !== undefined;
-    publishMetrics(pulseMetrics(process.pid, this.seq, fault, beat.held ?? [], basename(this.file.path)));
+    const metrics = pulseMetrics(process.pid, this.seq, fault, beat.held ?? [], basename(this.file.path));
+    const pulse = `${metrics.heartbeat?.value}|${metrics.held?.value}`;
+    if (fault === undefined && pulse === this.lastPulse) return;
+    this.lastPulse = pulse;
+    publishMetrics(metrics);
   }
 }
 

@@ -97,7 +97,7 @@ beats('parse as the contract, grow in seq, say ready once ready, owner-only', as
 
 beats('ready is written at once, not at the next period', async (context) => {
   const path = join(context.dir, 'app.json');
-  const guard = new Guard(path, 60_000, (line) => context.said.push(line));
+  const guard = new Guard(path, { periodMs: 60_000, say: (line) => context.said.push(line) });
   context.guards.push(guard);
   // A period of a minute: the only writes are the first and ready's, none in flight behind them.
   const first = await beatAfter(path, 0, 0);
