@@ -1,7 +1,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import { PROJECT_ROOT } from '../../apps/shared/config.ts';
+import { GuardSettingError, guardSettingsOf, overdueMs, parseGuardBeat } from '../../apps/shared/guard-contract.ts';
 import type { Heartbeat } from '../../apps/shared/heartbeat.ts';
-import { stalledThread } from '../../apps/probe/stall.ts';
+import { lateThread } from '../../apps/probe/stall.ts';
 import { HEARTBEAT_METRIC, HELD_METRIC } from '../../apps/shared/pm2-pulse.ts';
 import { guardedApps } from './guarded.ts';
 import { envOf, stringOf } from './pm2-env.ts';
@@ -130,7 +131,8 @@ export function buildStatus(gathered: Gathered): Status {
       phase: heartbeat?.phase ?? null,
       waiters: typeof heartbeat?.waiters === 'number' ? heartbeat.waiters : null,
       hangMs,
-      stalled: heartbeat && (heartbeatAgeMs ?? Infinity) <= hangMs && Array.isArray(heartbeat.threads) && !heartbeat.held?.length ? (stalledThread(heartbeat, heartbeatAgeMs ?? 0, hangMs) ?? null) : null,
+      // A heartbeat older than the hang limit is a hang (or a dead clock), not a stall.
+      stalled: heartbeat && heartbeatAgeMs !== null && heartbeatAgeMs <= hangMs ? stallOf(heartbeat, heartbeatAgeMs, clockStallMs(clockApp, hangMs)) : null,
       ...heldOf(clockApp, heartbeat, (heartbeatAgeMs ?? Infinity) <= hangMs),
     },
     heals: probeApp ? healsOf(probeApp) : null,
@@ -146,6 +148,34 @@ export function buildStatus(gathered: Gathered): Status {
   };
 }
 
+/**
+ * Whether the clock is stalled, by the guard contract's one rule (overdueMs), as the probe judges it
+ * and every other guarded app; then which thread is late, for the wording. A heartbeat without the
+ * contract's fields (an older clock) is never judged stalled.
+ */
+function stallOf(heartbeat: Heartbeat, ageMs: number, stallMs: number): Status['heartbeat']['stalled'] {
+  // The contract's own reader decides what counts as a beat, so status judges the heartbeats the probe judges.
+  const parsed = parseGuardBeat(JSON.stringify(heartbeat));
+  if (parsed.kind !== 'beat') return null;
+  const overdue = overdueMs(parsed.beat, ageMs, stallMs);
+  if (overdue === undefined) return null;
+  const late = lateThread(heartbeat, ageMs);
+  return { overdueMs: overdue, stallMs, thread: late?.thread ?? null, owedMs: late?.owedMs ?? null };
+}
+
+/**
+ * The clock's stall limit as the probe reads it (GUARD_STALL_MS in its PM2 env, through the contract's
+ * own reading of the settings); the hang limit when the clock declares no guard or a bad setting.
+ */
+function clockStallMs(clockApp: RawApp | undefined, hangMs: number): number {
+  if (!clockApp) return hangMs;
+  try {
+    return guardSettingsOf('clock', (name) => envOf(clockApp, name))?.stallMs ?? hangMs;
+  } catch (error) {
+    if (!(error instanceof GuardSettingError)) throw error;
+    return hangMs;
+  }
+}
 
 /** What holds the clock, from its heartbeat while fresh, else from its PM2 metrics (pm2-pulse.ts). */
 function heldOf(app: RawApp | undefined, heartbeat: Heartbeat | undefined, fresh: boolean): { held: string | null; viaPm2: string | null } {

@@ -87,7 +87,7 @@ export function renderStatus(status: Status, { color }: RenderOptions): string[]
       : [
           { text: `${formatDuration(heartbeat.ageMs)} old`, tone: heartbeatTone(heartbeat.ageMs, heartbeat.hangMs) },
           { text: `, pid ${heartbeat.pid}, ${heartbeat.phase}` },
-          ...(heartbeat.stalled ? [{ text: ` but STALLED: ${heartbeat.stalled.thread} has owed a tick for ${formatDuration(heartbeat.stalled.owedMs)}`, tone: 'bad' as const }] : []),
+          ...(heartbeat.stalled ? [{ text: ` but STALLED: ${stallText(heartbeat.stalled)}`, tone: 'bad' as const }] : []),
           ...(heartbeat.viaPm2 ? [{ text: ` (the file cannot be written: the pulse goes through PM2, ${heartbeat.viaPm2})`, tone: 'warn' as const }] : []),
           ...(heartbeat.held ? [{ text: `; HOLDING the ticks: ${heartbeat.held}`, tone: 'warn' as const }] : []),
           ...(apps.clock.pid && heartbeat.pid !== apps.clock.pid ? [{ text: ` (not PM2's clock)`, tone: 'warn' as const }] : []),
@@ -255,6 +255,12 @@ function threadTone(thread: ThreadStatus, clockStatus: string | null): Tone {
   // A thread done with its run waits, without ticking, for the slower ones.
   if (thread.ticksPerRun !== null && thread.tick >= thread.ticksPerRun) return undefined;
   return thread.ageMs > thread.intervalMs + WORKER_GRACE_MS ? 'warn' : 'good';
+}
+
+// The late thread by name when the heartbeat names one; else the contract's own measure, as guarded apps say it.
+function stallText(stalled: NonNullable<Status['heartbeat']['stalled']>): string {
+  if (stalled.thread !== null && stalled.owedMs !== null) return `${stalled.thread} has owed a tick for ${formatDuration(stalled.owedMs)}`;
+  return `${formatDuration(stalled.overdueMs)} past the moment it owed progress (limit ${formatDuration(stalled.stallMs)})`;
 }
 
 function heartbeatTone(ageMs: number, hangMs: number): Tone {

@@ -196,8 +196,12 @@ export interface Status {
     /** Other clocks of this state, waiting for its lock (null in a heartbeat from before they were counted). */
     waiters: number | null;
     hangMs: number;
-    /** A fresh heartbeat whose thread has owed a tick too long, as the probe judges it (null when on time). */
-    stalled: { thread: string; owedMs: number } | null;
+    /**
+     * A fresh heartbeat past the moment it owed progress by more than the clock's GUARD_STALL_MS, as the
+     * probe judges it (overdueMs), with the thread furthest past the moment it owed its tick and for how
+     * long (null when none can be named); null when not stalled.
+     */
+    stalled: { overdueMs: number; stallMs: number; thread: string | null; owedMs: number | null } | null;
     /**
      * What holds the clock's ticks (a full or read-only disk, a log that takes nothing), from a fresh
      * heartbeat or, while the file cannot be written, from the clock's PM2 metric; null when nothing does.

@@ -191,19 +191,68 @@ Build('a clock holding its ticks says why: from a fresh heartbeat, or from PM2 w
   assert.match(screen, /HOLDING the ticks: state: ENOSPC/);
 });
 
-Build('a fresh heartbeat whose thread has owed a tick too long is shown stalled, as the probe judges it', () => {
-  const stuck = heartbeat({
-    ticksPerRun: 20,
-    threads: [
-      { name: 'thread-1', tick: 7, at: NOW - 9_000, intervalMs: 2_000, quietMs: 8_900 },
-      { name: 'thread-2', tick: 4, at: NOW - 3_500, intervalMs: 4_000, quietMs: 3_400 },
-    ],
-  });
-  const status = buildStatus(gathered({ heartbeat: stuck }));
-  assert.equal(status.heartbeat.stalled, { thread: 'thread-1', owedMs: 7_020 });
-  assert.match(renderStatus(status, { color: false }).join("\n"), /^heartbeat +0\.1 s old, pid 4100, ticking but STALLED: thread-1 has owed a tick for 7\.0 s$/m);
-  const onTime = heartbeat({ ticksPerRun: 20, threads: [{ name: 'thread-1', tick: 7, at: NOW - 1_500, intervalMs: 2_000, quietMs: 1_400 }] });
-  assert.is(buildStatus(gathered({ heartbeat: onTime })).heartbeat.stalled, null);
+// The clock's heartbeat as its guard writes it: the contract's fields over the clock's own. thread-1
+// last progressed 8.9 s before the write, every 2 s: it owed its tick 6.9 s before the write, and the
+// clock owed progress 2 intervals after its last (apps/clock/clock.ts), 4.9 s before the write.
+const STUCK_THREADS: Partial<Heartbeat> = {
+  ticksPerRun: 20,
+  threads: [
+    { name: 'thread-1', tick: 7, at: NOW - 9_000, intervalMs: 2_000, quietMs: 8_900 },
+    { name: 'thread-2', tick: 4, at: NOW - 3_500, intervalMs: 4_000, quietMs: 3_400 },
+  ],
+};
+const guarded = (owedInMs: number | null, more: Partial<Heartbeat> = {}): Heartbeat => heartbeat({ guard: 1, seq: 40, ready: true, owedInMs, ...STUCK_THREADS, ...more });
+const clockGuardedBy = (env: Record<string, string>) => app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', GUARD_HEARTBEAT: join(STATE, 'heartbeat.json'), ...env });
+const stalledWith = (beat: Heartbeat, apps: RawApp[] = [clockApp(), probeApp()]) => buildStatus(gathered({ heartbeat: beat, apps })).heartbeat.stalled;
+
+Build("a fresh heartbeat past the moment it owed progress by more than the stall limit is stalled, as the probe judges it, with the late thread named", () => {
+  // 120 ms since the write: 4.9 + 0.12 s past the owed moment, over the 3 s limit; thread-1 owed its tick 7.02 s.
+  const status = buildStatus(gathered({ heartbeat: guarded(-4_900) }));
+  assert.equal(status.heartbeat.stalled, { overdueMs: 5_020, stallMs: 3_000, thread: 'thread-1', owedMs: 7_020 });
+  assert.match(renderStatus(status, { color: false }).join('\n'), /^heartbeat +0\.1 s old, pid 4100, ticking but STALLED: thread-1 has owed a tick for 7\.0 s$/m);
+  // Not yet past the limit: 2.8 + 0.12 s.
+  assert.is(stalledWith(guarded(-2_800)), null);
+  const onTime = heartbeat({ guard: 1, seq: 41, ready: true, owedInMs: 2_600, ticksPerRun: 20, threads: [{ name: 'thread-1', tick: 7, at: NOW - 1_500, intervalMs: 2_000, quietMs: 1_400 }] });
+  assert.is(stalledWith(onTime), null);
+});
+
+Build("the contract's fields decide, not the threads: the limit on the owed moment is not a thread's interval + the hang limit", () => {
+  // thread-1 has owed its tick for 7.02 s (more than its 2 s interval + 3 s), but the clock says it owes progress later.
+  assert.is(stalledWith(guarded(-2_000)), null);
+  // And the other way: stalled by the contract while no thread is past its interval + 3 s.
+  const fresh = { ...STUCK_THREADS, threads: [{ name: 'thread-1', tick: 7, at: NOW - 2_600, intervalMs: 2_000, quietMs: 2_500 }] };
+  assert.equal(stalledWith(guarded(-3_500, fresh)), { overdueMs: 3_620, stallMs: 3_000, thread: 'thread-1', owedMs: 620 });
+});
+
+Build("the stall limit is the clock's GUARD_STALL_MS from its PM2 env; the hang limit when it declares none or a bad one", () => {
+  const probe = probeApp();
+  // 5.02 s past the owed moment: within a 6 s limit, past a 4 s one.
+  assert.is(stalledWith(guarded(-4_900), [clockGuardedBy({ GUARD_STALL_MS: '6000' }), probe]), null);
+  assert.equal(stalledWith(guarded(-4_900), [clockGuardedBy({ GUARD_STALL_MS: '4000' }), probe])?.stallMs, 4_000);
+  // 2.52 s past: past a 2 s limit, within the 3 s hang limit the probe's PROBE_HANG_MS gives.
+  assert.equal(stalledWith(guarded(-2_400), [clockGuardedBy({ GUARD_STALL_MS: '2000' }), probe])?.overdueMs, 2_520);
+  assert.is(stalledWith(guarded(-2_400), [clockGuardedBy({ GUARD_STALL_MS: 'abc' }), probe]), null, 'a bad setting: the hang limit');
+  assert.is(stalledWith(guarded(-2_400), [app('clock', { CLOCK_INTERVALS: '2,4', CLOCK_TICKS: '20', GUARD_STALL_MS: '2000' }), probe]), null, 'no guard declared: the hang limit');
+  // The hang limit is the probe's PROBE_HANG_MS: 5.02 s past is within 6 s.
+  const patientProbe = app('probe', { PROBE_HANG_MS: '6000', axm_monitor: healMetrics() });
+  assert.is(stalledWith(guarded(-4_900), [clockApp(), patientProbe]), null);
+  assert.equal(stalledWith(guarded(-6_000), [clockApp(), patientProbe])?.stallMs, 6_000);
+});
+
+Build('never stalled: a heartbeat without the contract fields (an older clock), one held, not ready, idle, or older than the hang limit', () => {
+  assert.ok(stalledWith(guarded(-4_900)), 'the same heartbeat with the contract fields is stalled');
+  assert.is(stalledWith(heartbeat(STUCK_THREADS)), null, 'an older clock');
+  assert.is(stalledWith(guarded(-4_900, { held: [{ on: 'state', why: 'ENOSPC', forMs: 9_000 }] })), null, 'held');
+  assert.is(stalledWith(guarded(-4_900, { ready: false })), null, 'not ready');
+  assert.is(stalledWith(guarded(null)), null, 'idle');
+  assert.is(stalledWith(guarded(-4_900, { writtenAt: NOW - 3_001 })), null, 'a hang, not a stall');
+});
+
+Build('stalled, with no thread to name (no intervals in the heartbeat): said by the contract\'s measure', () => {
+  const unnamed = guarded(-4_900, { threads: [{ name: 'thread-1', tick: 7, at: NOW - 9_000 }] });
+  const status = buildStatus(gathered({ heartbeat: unnamed }));
+  assert.equal(status.heartbeat.stalled, { overdueMs: 5_020, stallMs: 3_000, thread: null, owedMs: null });
+  assert.match(renderStatus(status, { color: false }).join('\n'), /ticking but STALLED: 5\.0 s past the moment it owed progress \(limit 3\.0 s\)$/m);
 });
 
 Build('cluster mode: the heartbeat\'s role, leader and lease age, on a line of their own; none on one host', () => {
