@@ -6,10 +6,11 @@ import { lookAtProbePulse } from '../../apps/shared/probe-pulse.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { parseTickLine } from '../../apps/shared/tick-line.ts';
 import { SCRIPT_EXIT } from '../lib/cli.ts';
-import { cleanUpOnInterrupt, watchInterrupts } from '../lib/interrupt.ts';
-import { createSandbox, ECOSYSTEM, type Sandbox } from '../lib/pm2-sandbox.ts';
+import { watchInterrupts } from '../lib/interrupt.ts';
+import type { Sandbox } from '../lib/pm2-sandbox.ts';
 import { median } from '../lib/stats.ts';
 import { isAlive, waitFor } from '../lib/wait.ts';
+import { withEcosystem } from './ecosystem-sandbox.ts';
 
 /**
  * Issue 17's fifth case, measured: the probe stopped (kill -STOP), and the time until PM2 runs a new
@@ -59,16 +60,13 @@ async function main(): Promise<number> {
     return SCRIPT_EXIT.usage;
   }
   watchInterrupts('probe-hang', 'exit');
-  const sandbox = await createSandbox({ PROBE_PERIOD_MS: '200', PROBE_HANG_MS: String(hangMs) });
   const stopped = new Set<number>();
-  const cleanUp = cleanUpOnInterrupt(async () => {
-    // A stopped probe the clock did not end would hold pm2 kill up for its kill_timeout.
-    for (const pid of stopped) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    await sandbox.cleanup();
-  });
   const results: Round[] = [];
-  try {
-    await sandbox.pm2('start', ECOSYSTEM);
+  // A stopped probe the clock did not end would hold pm2 kill up for its kill_timeout.
+  const killStopped = () => {
+    for (const pid of stopped) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  };
+  await withEcosystem({ PROBE_PERIOD_MS: '200', PROBE_HANG_MS: String(hangMs) }, async (sandbox) => {
     const probeId = (await sandbox.list()).find((p) => p.name === 'probe')?.pmId;
     if (probeId === undefined) throw new Error('PM2 lists no probe');
     let pid = await sandbox.onlinePid('probe');
@@ -90,9 +88,7 @@ async function main(): Promise<number> {
       stopped.delete(pid);
       pid = next;
     }
-  } finally {
-    await cleanUp();
-  }
+  }, { beforeCleanup: killStopped });
   const figures = results.map((r) => r.replacedMs);
   if (json) console.log(JSON.stringify({ hangMs, rounds: results, medianMs: median(figures) }));
   else console.log(`median ${Math.round(median(figures))} ms over ${results.length} hang(s), max ${Math.round(Math.max(...figures))} ms; target PROBE_HANG_MS + 2 s = ${hangMs + 2000} ms`);

@@ -6,10 +6,11 @@ import { parseArgs } from 'node:util';
 import dayjs from 'dayjs';
 import { parseTickLine } from '../../apps/shared/tick-line.ts';
 import { SCRIPT_EXIT } from '../lib/cli.ts';
-import { cleanUpOnInterrupt, watchInterrupts } from '../lib/interrupt.ts';
-import { createSandbox, ECOSYSTEM, type Sandbox } from '../lib/pm2-sandbox.ts';
+import { watchInterrupts } from '../lib/interrupt.ts';
+import type { Sandbox } from '../lib/pm2-sandbox.ts';
 import { median } from '../lib/stats.ts';
 import { isAlive, waitFor } from '../lib/wait.ts';
+import { withEcosystem } from './ecosystem-sandbox.ts';
 
 /**
  * Issue 17's seventh case, measured: the clock killed (SIGKILL) again and again, each time as soon
@@ -85,15 +86,11 @@ async function main(): Promise<number> {
   const progress = (line: string) => process.stderr.write(`quick-kills: ${line}\n`);
   const results: QuickKillRound[] = [];
   for (let round = 1; round <= rounds; round++) {
-    const sandbox = await createSandbox({ PROBE_HANG_MS: '1000', CLOCK_STANDBY: '0' });
-    const cleanUp = cleanUpOnInterrupt(() => sandbox.cleanup());
-    try {
+    await withEcosystem({ PROBE_HANG_MS: '1000', CLOCK_STANDBY: '0' }, async (sandbox) => {
       const result = await measureQuickKills(sandbox, kills, delayMs, (line) => progress(`round ${round}/${rounds}: ${line}`));
       results.push(result);
       progress(`round ${round}/${rounds}: ${describe(result)}`);
-    } finally {
-      await cleanUp();
-    }
+    });
   }
   const recovery = median(results.map((r) => r.recoveryMs));
   if (values.json) console.log(JSON.stringify({ kills, delayMs, rounds: results, medianRecoveryMs: recovery }, null, 2));
@@ -104,9 +101,8 @@ async function main(): Promise<number> {
   return SCRIPT_EXIT.ok;
 }
 
-/** Starts clock and probe in `sandbox`, kills the clock `kills` times as it comes back, and times the recovery. */
+/** With clock and probe started in `sandbox`, kills the clock `kills` times as it comes back, and times the recovery. */
 async function measureQuickKills(sandbox: Sandbox, kills: number, delayMs: number, progress: (line: string) => void): Promise<QuickKillRound> {
-  await sandbox.pm2('start', ECOSYSTEM);
   // A clock ready for over a second: the first kill is of a healthy clock, as in the issue.
   await waitFor('the clock to tick for a while', async () => ticksAfter(await sandbox.outLog(), 0).length >= 10, 30_000);
   let last: number | undefined;
