@@ -15,9 +15,10 @@ import { LogWatch, sinceMs, type Printed } from './log-watch.ts';
 import type { FromWorker, ToWorker, WorkerFault } from './messages.ts';
 import { Progress } from './progress.ts';
 import { backoffDelayMs, failuresSoFar, HEALTHY_AFTER_MS, peekStartRecord, readStartRecord, writeStartRecord } from './start-backoff.ts';
-import { acquireStateLock, DEATH_NOTICE, type StateLock } from './state-lock.ts';
+import { acquireStateLock, type StateLock } from './state-lock.ts';
 import type { Supervisor } from './supervisor.ts';
-import type { Cluster } from './cluster.ts';
+import { ClusterMode } from './cluster-mode.ts';
+import { Exclusive, Standby, type WaitingMode } from './waiting-modes.ts';
 import type { Checkpoint } from './checkpoint.ts';
 
 /**
@@ -50,8 +51,6 @@ export class Clock {
   private lock: StateLock | undefined;
   private beating: NodeJS.Timeout | undefined;
   private readyAt: number | null = null;
-  /** How long this clock took to take over from a dead owner (standby mode), in ms. */
-  private takeoverMs: number | undefined;
   /** How late each thread's last tick fired (the worker measures it on the monotonic clock). */
   private readonly lateMs: number[] = [];
   private healthy: Promise<void> | undefined;
@@ -89,16 +88,10 @@ export class Clock {
   private lastPrinted: Checkpoint | undefined;
   /** `pm2 trigger clock fault stall` (CLOCK_FAULTS=1): the main thread drops every tick, heartbeat and all else going on. */
   private droppingTicks = false;
-  /** Cluster mode (CLOCK_ETCD): the election and the fenced checkpoint in etcd. */
-  private cluster: Cluster | undefined;
-  /** Cluster mode: waiting for the leadership, and who leads meanwhile. */
-  private following = false;
-  private leader: string | undefined;
-  /** Cluster mode: the checkpoint in etcd, written only while this clock leads (fenced). */
-  private fenced: LatestWriter | undefined;
-  /** Cluster mode: the newest checkpoint etcd has confirmed; a thread prints a tick only once the one before it is there. */
-  private confirmed: Checkpoint | undefined;
-  private leaving = false;
+  /** Cluster mode (CLOCK_ETCD): the election, and the fenced checkpoint in etcd. */
+  private readonly cluster: ClusterMode | undefined;
+  /** How it waits while another clock owns the state: hot standby (CLOCK_STANDBY) or not. */
+  private readonly waitingMode: WaitingMode;
 
   constructor(
     private readonly config: ClockConfig,
@@ -109,6 +102,10 @@ export class Clock {
   ) {
     this.names = config.intervalsMs.map((_, index) => `thread-${index + 1}`);
     this.paths = statePaths(config.stateDir);
+    this.cluster = config.cluster && this.clusterMode(config.cluster);
+    this.waitingMode = config.standby
+      ? new Standby({ startWorkers: () => this.supervisor.ready(), rehearse: () => this.rehearseTakeover(), warm: () => void this.cluster?.warm() })
+      : new Exclusive(config.stateDir);
     this.checkpoint = new LatestWriter(
       async (data) => {
         await writeFileDurably(this.paths.checkpoint, data);
@@ -124,28 +121,15 @@ export class Clock {
     const { config, paths } = this;
     // A read-only or full disk is waited out here, not reported as a bad setting (exit 78 is for good).
     if (!(await waitForStateDir(config.stateDir, warn, () => this.stopping))) return;
-    // A standby is fully started (workers up) before it waits, so that taking over is only resuming.
-    if (config.standby) await this.supervisor.ready();
+    await this.waitingMode.prepare();
     let waitingSince: number | undefined;
-    // In standby mode every clock holds a death bell (death-bell.ts): whichever is active when it
-    // dies, the standby hears of it before the kernel closes its socket.
     this.lock = await acquireStateLock(config.stateDir, { pid: process.pid, startedAt: this.startedAt }, (owner) => {
-      const who = owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)';
-      if (config.standby) {
-        if (waitingSince === undefined) log(`standby: ${who} is active; this clock waits, ready to take over the instant it dies`);
-        // PM2 counts a standby online: it is as ready as a clock can be without the state.
-        signalReady();
-        publishMetrics({ role: { value: 'standby' } });
-        if (waitingSince === undefined) this.rehearseTakeover();
-        if (waitingSince === undefined && config.cluster) void this.warmCluster();
-      } else {
-        warn(`the state in ${config.stateDir} is owned by ${who}; waiting for it to stop before taking over`);
-      }
+      this.waitingMode.waiting(owner ? `clock pid ${owner.pid}` : 'a clock that does not answer (stopped?)', waitingSince === undefined);
       waitingSince ??= performance.now();
-    }, config.standby);
+    }, this.waitingMode.bell);
     if (this.stopping) return;
     const takeover = this.lock.tookOverFrom;
-    if (takeover && !config.standby) log(`took over the state in ${config.stateDir}`);
+    this.waitingMode.locked(takeover);
     // From here to ticking, everything is synchronous unless a file is damaged, and nothing is done
     // that can wait until after: a standby taking over counts every millisecond (and every system
     // call: a few each cost ~0.1 ms on this project's virtual machines).
@@ -165,14 +149,11 @@ export class Clock {
       await sleep(delayMs);
     }
     // A stop while following closes the campaign: that is no failure to start.
-    const fromCluster = config.cluster ? await this.lead().catch((error: unknown) => (this.stopping ? undefined : Promise.reject(error))) : undefined;
-    if (this.stopping || this.leaving) return;
+    const fromCluster = await this.cluster?.lead().catch((error: unknown) => (this.stopping ? undefined : Promise.reject(error)));
+    if (this.stopping || this.cluster?.left) return;
     const resumed = this.resume(fromCluster ? { kind: 'loaded', checkpoint: fromCluster } : loaded);
     this.progress = resumed.progress;
-    // What etcd holds already needs no write before the first tick; a rolled-over or local one does.
-    const start = serializeCheckpoint(this.progress.toCheckpoint());
-    if (this.cluster && fromCluster && start === serializeCheckpoint({ ...fromCluster, resumes: this.progress.resumes })) this.confirmed = fromCluster;
-    else if (this.cluster && !(await this.confirmInCluster(start))) return;
+    if (this.cluster && !(await this.cluster.confirmStart(this.progress.toCheckpoint(), fromCluster))) return;
 
     await this.supervisor.ready();
     if (this.stopping) return;
@@ -190,11 +171,7 @@ export class Clock {
     this.lastPrinted = this.progress.toCheckpoint();
     this.checkpoint.set(serializeCheckpoint(this.lastPrinted));
     resumed.report();
-    if (takeover && config.standby) {
-      this.takeoverMs = tickingAt - takeover.at;
-      log(`took over from clock pid ${takeover.pid ?? '?'} in ${this.takeoverMs.toFixed(1)} ms (its death to ticking here)`);
-    }
-    if (config.standby && !this.lock.hasBell) warn(DEATH_NOTICE);
+    this.waitingMode.ticking(takeover, tickingAt, this.lock);
     this.lock.removeDeadBells();
     if (config.faults) this.registerFaultAction();
     this.registerLogAction();
@@ -224,128 +201,24 @@ export class Clock {
     return { type: 'run', run: progress.run, firstTick, lastTick: this.config.ticksPerRun, firstDueAt, intervalMs };
   }
 
-  /**
-   * Cluster mode: campaigns until this clock leads (following meanwhile: ready for PM2, beating, not
-   * ticking), then returns the cluster's fenced checkpoint, if it has one: it is newer than this
-   * host's own whenever another host led since.
-   */
-  private async lead(): Promise<Checkpoint | undefined> {
-    const cluster = this.config.cluster as NonNullable<ClockConfig['cluster']>;
-    this.cluster ??= await this.makeCluster();
-    this.following = true;
-    const { checkpoint } = await this.cluster.campaign();
-    this.following = false;
-    this.leader = this.cluster.me;
-    this.fenced = new LatestWriter(
-      async (data) => {
-        if (await this.cluster?.writeCheckpoint(data)) this.confirmed = JSON.parse(data) as Checkpoint;
-      },
-      (error) => warn(`could not write the checkpoint to etcd: ${String(error)}; ticks wait until it is there`),
-    );
-    log(`cluster ${cluster.name}: this clock (${this.cluster.me}) leads; resuming from ${checkpoint ? "the cluster's checkpoint" : 'this host\'s checkpoint (the cluster has none yet)'}`);
-    return checkpoint;
-  }
-
-  /**
-   * Cluster mode: etcd's client, loaded and connected (~0.2 s), but no campaign yet: that waits for
-   * the state lock. A standby makes it while it waits, so that its takeover does not pay for it.
-   */
-  private async makeCluster(): Promise<Cluster> {
-    const cluster = this.config.cluster as NonNullable<ClockConfig['cluster']>;
-    const [{ Cluster }, { leaseRecordAt }] = await Promise.all([import('./cluster.ts'), import('./lease-record.ts')]);
-    const trouble = (line: string): void => warn(`cluster ${cluster.name}: ${line}`);
-    // Read and written only in a campaign, under the state lock (see lease-record.ts).
-    const record = leaseRecordAt(this.paths.clusterLease, cluster.name, trouble);
-    return new Cluster(cluster, {
-      following: (leader, why) => {
-        this.following = true;
-        this.leader = leader;
-        log(`cluster ${cluster.name}: following (${why}); this clock ticks only once it leads`);
+  /** The cluster part, told what following and losing the leadership mean for this clock. */
+  private clusterMode(config: NonNullable<ClockConfig['cluster']>): ClusterMode {
+    return new ClusterMode(config, this.paths.clusterLease, {
+      following: () => {
         // A follower owes no tick: it is ready as a follower can be, and never stalled.
         this.oweTicks(false);
         if (this.guard) void this.guard.ready();
         else signalReady();
         publishMetrics({ role: { value: 'follower' } });
       },
-      lost: (reason) => this.deposed(reason),
-      trouble,
-      said: (line) => log(`cluster ${cluster.name}: ${line}`),
-    }, record);
-  }
-
-  /** Cluster mode: writes `snapshot` to etcd before the first tick; false (and leaving) if the fence says no. */
-  private async confirmInCluster(snapshot: string): Promise<boolean> {
-    let lastError: unknown;
-    // Tried again for as long as the lease holds: a call that went to a member cut off fails, and
-    // the next one goes to another member.
-    while (this.cluster?.holds() && !this.stopping) {
-      try {
-        if (!(await this.cluster.writeCheckpoint(snapshot))) return false;
-        this.confirmed = JSON.parse(snapshot) as Checkpoint;
-        return true;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    this.deposed(`the first checkpoint could not be written to etcd before the lease could run out (${String(lastError ?? 'no lease')})`);
-    return false;
-  }
-
-  /**
-   * Cluster mode, before a tick is printed: the lease must be sure to hold, and etcd must have the
-   * checkpoint of this thread's previous tick, so that a successor repeats at most this one tick.
-   * A tick held back is fired again by its worker a moment later.
-   */
-  private mayPrint(index: number, run: number, tick: number): boolean {
-    if (!this.cluster?.holds()) {
-      this.deposed('its lease may have run out at etcd');
-      return false;
-    }
-    if (this.isConfirmed(index, run, tick - 1)) return true;
-    // The write that would let it print failed or is slow: it is made again (the newest wins), and
-    // the tick fired again a moment later.
-    if (this.progress) this.fenced?.set(serializeCheckpoint(this.progress.toCheckpoint()));
-    setTimeout(() => this.supervisor.assign(index), 100).unref();
-    return false;
-  }
-
-  /** Whether etcd holds thread `index` at `tick` of `run` or later (tick 0: the run's start). */
-  private isConfirmed(index: number, run: number, tick: number): boolean {
-    const confirmed = this.confirmed;
-    if (!confirmed || confirmed.run < run) return false;
-    return confirmed.run > run || (confirmed.threads[index]?.tick ?? 0) >= tick;
-  }
-
-  /** Leadership is lost: not one more tick; the process leaves and PM2 starts a follower in its place. */
-  private deposed(reason: string): void {
-    if (this.leaving) return;
-    this.leaving = true;
-    this.droppingTicks = true;
-    warn(`cluster ${this.config.cluster?.name ?? ''}: lost the leadership (${reason}); no more ticks here, leaving to come back as a follower`);
-    this.leave('deposed');
-  }
-
-  private clusterPulse(): NonNullable<Heartbeat['cluster']> {
-    const leaseAgeMs = this.cluster?.leaseAgeMs();
-    return {
-      name: this.config.cluster?.name ?? '',
-      host: this.config.cluster?.host ?? '',
-      role: this.cluster?.leads ? 'leader' : 'follower',
-      leader: this.leader ?? null,
-      leaseAgeMs: leaseAgeMs === undefined ? null : Math.round(leaseAgeMs),
-    };
-  }
-
-  /** A standby in cluster mode: etcd's client made and connected while it waits (see makeCluster). */
-  private async warmCluster(): Promise<void> {
-    try {
-      const cluster = await this.makeCluster();
-      if (this.cluster || this.stopping) return;
-      this.cluster = cluster;
-      await cluster.connect();
-    } catch {
-      // Nothing lost: the takeover makes it then.
-    }
+      deposed: (line) => {
+        this.droppingTicks = true;
+        warn(line);
+        this.leave('deposed');
+      },
+      retry: (index) => setTimeout(() => this.supervisor.assign(index), 100).unref(),
+      stopping: () => this.stopping,
+    });
   }
 
   /**
@@ -376,7 +249,7 @@ export class Clock {
     // A tick from a worker being replaced, or one already counted, is not printed twice; a held
     // clock prints none (its worker is handed the tick again once the hold ends).
     if (this.stopping || this.droppingTicks || !this.progress || this.holds.isHeld()) return;
-    if (this.cluster && !this.mayPrint(index, run, tick)) return;
+    if (this.cluster && !this.cluster.mayPrint(index, run, tick, () => this.progress?.toCheckpoint())) return;
     this.print(index, run, tick, at, lateMs);
   }
 
@@ -403,7 +276,7 @@ export class Clock {
     process.stdout.write(`${prefix}${line}\n${completed}`, (error) => {
       if (error || this.outputGone) return;
       this.checkpoint.set(snapshot);
-      this.fenced?.set(snapshot);
+      this.cluster?.saved(snapshot);
     });
   }
 
@@ -535,9 +408,6 @@ export class Clock {
     this.stopping = true;
     clearInterval(this.beating);
     await this.checkpoint.flush();
-    // A deposed leader writes nothing more to etcd (the fence would refuse it anyway).
-    if (!this.leaving) await this.fenced?.flush();
-    // Revoked, not left to run out: a follower takes over at once.
     await this.cluster?.close();
     // Not a crash: the next start is not held back (start-backoff.ts). Once stopping, the pending
     // "healthy" record is not written; the "not healthy yet" one may still be landing.
@@ -580,7 +450,7 @@ export class Clock {
   private oweTicks(progressed: boolean): void {
     const { guard, progress } = this;
     if (!guard) return;
-    if (!progress || this.readyAt === null || this.following) {
+    if (!progress || this.readyAt === null || this.cluster?.following) {
       guard.idle();
       return;
     }
@@ -596,7 +466,7 @@ export class Clock {
     return {
       pid: process.pid,
       startTicks,
-      phase: this.following ? 'following' : ticking ? 'ticking' : 'starting',
+      phase: this.cluster?.following ? 'following' : ticking ? 'ticking' : 'starting',
       startedAt: this.startedAt,
       readyAt,
       writtenAt: Date.now(),
@@ -612,7 +482,7 @@ export class Clock {
           }))
         : [],
       waiters: this.lock?.waiting() ?? 0,
-      ...(this.config.cluster ? { cluster: this.clusterPulse() } : {}),
+      ...(this.cluster ? { cluster: this.cluster.pulse() } : {}),
     };
   }
 
@@ -645,10 +515,7 @@ export class Clock {
     for (const thread of progress.threads) metrics[`${thread.name} tick`] = { value: thread.tick };
     metrics['worker restarts'] = { value: this.supervisor.restartCount };
     metrics['resumes from checkpoint'] = { value: progress.resumes };
-    if (this.config.standby) {
-      metrics.role = { value: 'active' };
-      if (this.takeoverMs !== undefined) metrics['took over in'] = { value: Math.round(this.takeoverMs * 10) / 10, unit: 'ms' };
-    }
+    Object.assign(metrics, this.waitingMode.metrics());
     this.publishIfChanged(metrics);
   }
 

@@ -201,7 +201,8 @@ export class Guard {
     if (!Number.isFinite(withinMs) || (withinMs < 0 && !pastAllowed)) {
       throw new RangeError(`guard: expected the progress owed within a number of ms from 0, got ${String(withinMs)} (${typeof withinMs})`);
     }
-    this.promiseMs = withinMs;
+    // A moment already past is no span to promise again at the next progress().
+    if (withinMs >= 0) this.promiseMs = withinMs;
     this.owedAt = performance.now() + withinMs;
   }
 
