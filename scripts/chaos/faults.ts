@@ -7,8 +7,9 @@ import { parseProcStat, readProcStat } from '../../apps/shared/proc-stat.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { isAlive, waitFor } from '../lib/wait.ts';
 import { injectMachineFault, unhealedNow, type MachineInjected } from './machine-faults.ts';
-import { isMachineFault, type PlannedFault } from './plan.ts';
+import { isMachineFault, isWorkerFault, type PlannedFault } from './plan.ts';
 import { before, look, type Before, type System } from './system.ts';
+import { injectWorkerFault, type WorkerInjected } from './worker-faults.ts';
 
 /**
  * A fault as it was done: when (ms since the epoch) and what was there just before. For a disk
@@ -20,6 +21,8 @@ export interface Injected {
   before: Before;
   /** A fault of the machine (--machine): what was healed before it, what it did, what went wrong meanwhile. */
   machine?: MachineInjected;
+  /** A fault of the worker: the worker it struck, and when on the monotonic clock. */
+  worker?: WorkerInjected;
 }
 
 // A checkpoint no clock can read: not JSON.
@@ -38,6 +41,10 @@ export async function injectFault(system: System, fault: PlannedFault): Promise<
       throw new Error(`cannot inject ${fault.kind}: no PM2 clock instance wrote the heartbeat (pid ${seen.heartbeat?.pid ?? 'none'}), so which one is active is not known`);
     }
     if (was.standbyPid <= 0) throw new Error(`cannot inject ${fault.kind}: PM2 reports no standby clock online`);
+  }
+  if (isWorkerFault(fault.kind)) {
+    const worker = injectWorkerFault(system, fault.kind, seen);
+    return { fault, at: Date.now(), before: was, worker };
   }
   let at = Date.now();
   // The clock (in hot-standby mode the active one) is proven to be this state's clock first; the fault's time is the signal's.

@@ -8,6 +8,8 @@ import { takeoverFrom } from './standby.ts';
 import { firstTickAfter, noteFalseHeals, probeReplaced, type MachineInjected } from './machine-faults.ts';
 import { isAlive } from '../lib/wait.ts';
 import { logPaths, look, standbyInstance, type Look, type System } from './system.ts';
+import { WorkerRecovery } from './worker-faults.ts';
+import type { WorkerView } from './worker-look.ts';
 
 /** How a fault ended: healed within the deadline, with the time it took, or not, and why not. */
 export interface Recovery {
@@ -20,6 +22,8 @@ export interface Recovery {
   recoveryMs: number | undefined;
   /** ms from the fault until every health check held at once. */
   healthyMs: number | undefined;
+  /** A fault of the worker: ms from the fault to the moment the struck worker owed progress (WorkerRecovery). */
+  owedAfterMs?: number | undefined;
   /** What still did not hold at the deadline, or what went wrong that no wait can undo. */
   problem: string | undefined;
 }
@@ -45,7 +49,10 @@ export async function awaitRecovery(system: System, injected: Injected, deadline
     problems = [...healthProblems(seen, system.standby), ...(await signs.problems(seen))];
     if (signs.broken) return { recovered: false, recoveryMs: undefined, healthyMs: undefined, problem: signs.broken };
     if (problems.length === 0) {
-      return { recovered: true, recoveryMs: (signs.healedAt ?? seen.at) - injected.at, healthyMs: seen.at - injected.at, problem: undefined };
+      const { workerApp } = signs;
+      // A fault of the worker app is timed on the monotonic clock, the others by the clock's tick stamps (wall time).
+      const recoveryMs = workerApp ? workerApp.replacedAfterMs : (signs.healedAt ?? seen.at) - injected.at;
+      return { recovered: true, recoveryMs, healthyMs: seen.at - injected.at, problem: undefined, ...(workerApp ? { owedAfterMs: workerApp.owedAfterMs } : {}) };
     }
     if (Date.now() > deadline) break;
     await sleep(POLL_MS);
@@ -61,7 +68,11 @@ export async function awaitRecovery(system: System, injected: Injected, deadline
  * and says it is active; the other says it is the standby, and waits connected to the state lock.
  */
 export function healthProblems(seen: Look, standby = false): string[] {
-  if (standby) return standbyHealthProblems(seen);
+  const ofWorker = seen.worker ? workerHealthProblems(seen.worker) : [];
+  return [...(standby ? standbyHealthProblems(seen) : clockHealthProblems(seen)), ...ofWorker];
+}
+
+function clockHealthProblems(seen: Look): string[] {
   const problems: string[] = [];
   if (seen.pm2Error) problems.push(`PM2 does not answer (${seen.pm2Error})`);
   const { clock, probe, heartbeat } = seen;
@@ -78,6 +89,24 @@ export function healthProblems(seen: Look, standby = false): string[] {
 
 // PM2 runs this many clock instances in hot-standby mode (ecosystem.config.js).
 const STANDBY_INSTANCES = 2;
+
+/**
+ * The worker, when the system runs one: PM2 says it is online; the process table holds exactly one
+ * instance of it, PM2's (a worker left by a killed daemon is a duplicate, for the probe to end); its
+ * beat is its own, ready and fresh.
+ */
+export function workerHealthProblems(view: WorkerView): string[] {
+  const problems: string[] = [];
+  const { app, beat } = view;
+  if (app?.status !== 'online') problems.push(`PM2 says worker is ${app?.status ?? 'not there'}`);
+  if (app && (view.instances.length !== 1 || view.instances[0] !== app.pid)) {
+    problems.push(`workers in the process table: ${view.instances.join(', ') || 'none'} (PM2's is ${app.pid})`);
+  }
+  if (!beat || beat.pid !== app?.pid) problems.push(`the worker's beat is from pid ${beat?.pid ?? 'none'}, not PM2's worker ${app?.pid ?? '-'}`);
+  else if (!beat.ready) problems.push("the worker's beat says it is not ready yet");
+  else if ((view.beatAgeMs ?? Infinity) > HEARTBEAT_FRESH_MS) problems.push(`the worker's beat is ${view.beatAgeMs} ms old`);
+  return problems;
+}
 
 function standbyHealthProblems(seen: Look): string[] {
   const problems: string[] = [];
@@ -116,18 +145,23 @@ class RecoverySigns {
   private readonly logs: { out: string; err: string };
   // Where in the out log the crashed worker's successor can start printing (see problems()).
   private restartedWorkerFrom: number | undefined;
+  /** A fault of the worker app (not a worker thread of the clock): its own signs, timed on the monotonic clock. */
+  readonly workerApp: WorkerRecovery | undefined;
 
   constructor(
     private readonly system: System,
     private readonly injected: Injected,
   ) {
     this.logs = logPaths(system);
+    this.workerApp = injected.worker && new WorkerRecovery(injected.worker);
   }
 
   async problems(seen: Look): Promise<string[]> {
     const { fault, before } = this.injected;
     const { standby } = this.system;
     if (this.injected.machine) return this.machineProblems(seen, this.injected.machine);
+    // The clock's own health (ticking, its heartbeat fresh) is judged all along; its ticks owe nothing to this fault.
+    if (this.workerApp) return this.workerApp.problems(seen);
     const problems: string[] = [];
     if (CLOCK_PROCESS_FAULTS.has(fault.kind) && seen.clock?.pid === before.clockPid) problems.push('the clock has not been replaced yet');
     if (fault.kind === 'kill-daemon' && (seen.daemonPid === undefined || seen.daemonPid === before.daemonPid)) problems.push('no new PM2 daemon yet');

@@ -1,7 +1,8 @@
 import { ConfigError, readClockConfig, readProbeConfig } from '../../apps/shared/config.ts';
 import { SCRIPT_EXIT } from '../lib/cli.ts';
 import { DEFAULT_FAULTS, defaultFaults, MAX_FAULTS, parseChaosArgs } from './options.ts';
-import { FAULT_DESCRIPTIONS, FAULT_KINDS, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS } from './plan.ts';
+import { FAULT_DESCRIPTIONS, FAULT_KINDS, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, STANDBY_FAULT_DESCRIPTIONS, STANDBY_FAULT_KINDS, WORKER_FAULT_KINDS } from './plan.ts';
+import { WORKER_MARGIN_MS } from './worker-targets.ts';
 import { DISK_SIZES, machineMissing } from './machine.ts';
 import { DISK_FAULT_MS, HELD_DEADLINE_MS } from './machine-faults.ts';
 import { createProgress } from './progress.ts';
@@ -13,35 +14,45 @@ import { missing } from '../cluster/cluster.ts';
 import { CLUSTER_FAULT_DESCRIPTIONS, CLUSTER_FAULT_KINDS } from '../cluster/faults.ts';
 import { clusterVerdictOk, renderClusterReport, runClusterChaos } from './cluster-run.ts';
 
-const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby | --cluster | --machine] [--kinds K,K…]
+const HELP = `npm run chaos -- [--faults N] [--seed S] [--standby | --cluster | --machine] [--no-worker] [--kinds K,K…]
 
-Breaks the clock and the probe on purpose, one fault at a time at random moments, checks that each
-heals, then reads the clock's whole PM2 log and checks that no tick was lost. It runs against a PM2
-daemon of its own (a temporary PM2_HOME, state and logs, removed afterwards): your own PM2, clock
-and probe are never touched.
+Breaks the clock, the probe and a guarded worker on purpose, one fault at a time at random moments,
+checks that each heals, then reads the clock's whole PM2 log and checks that no tick was lost. It
+runs against a PM2 daemon of its own (a temporary PM2_HOME, state and logs, removed afterwards): your
+own PM2, clock and probe are never touched.
 
-The faults, chosen at random (every kind once in each round of ${FAULT_KINDS.length}), each after 0.5 to 2 s of healthy ticking:
-${FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+The faults, chosen at random (every kind once in each round of ${FAULT_KINDS.length + WORKER_FAULT_KINDS.length}), each after 0.5 to 2 s of healthy ticking:
+${[...FAULT_KINDS, ...WORKER_FAULT_KINDS].map((kind) => `  ${kind.padEnd(18)} ${FAULT_DESCRIPTIONS[kind]}`).join('\n')}
+
+The worker is the example of a guarded app that is not the clock (examples/guarded-worker, started
+from its own ecosystem file with its own settings), under the same probe. A fault of the worker has
+healed once a new worker process is online in PM2 and has written a ready beat (timed on the monotonic
+clock, from the signal to the look that saw it); it must leave the clock the same process, and a fault
+of the clock or the probe (kill-daemon aside) must leave the worker so: otherwise the run fails. The
+report judges two targets: a hung worker replaced within its GUARD_HANG_MS + ${WORKER_MARGIN_MS / 1000} s, a stalled one
+within its GUARD_STALL_MS + ${WORKER_MARGIN_MS / 1000} s of the moment it owed progress (its last beat's owedInMs).
 
 After each: healthy within ${RECOVERY_DEADLINE_MS / 1000} s, that is PM2 says clock and probe online, the process table holds
-exactly one clock of this state (PM2's), its heartbeat is fresh, and it prints ticks again. Time to
-recover: from the fault to the first tick the replacement printed (by the tick's own time in PM2's
-log); for the probe, to PM2 reporting a new one online. All along, the process table is sampled every
-50 ms: never more than one clock for longer than one probe period. At the end, for every run and
-thread: no tick number missing, no more repeats than crashes, and back to run 1 only where the clock
-logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
+exactly one clock of this state (PM2's), its heartbeat is fresh, and it prints ticks again; with the
+worker, PM2 says it online too, the process table holds exactly PM2's worker, its beat its own, ready
+and fresh. Time to recover: from the fault to the first tick the replacement printed (by the tick's
+own time in PM2's log); for the probe, to PM2 reporting a new one online. All along, the process
+table is sampled every 50 ms: never more than one clock for longer than one probe period. At the
+end, for every run and thread: no tick number missing, no more repeats than crashes, and back to run
+1 only where the clock logged a damaged checkpoint. Progress goes to stderr, the report to stdout.
 
-  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(true)} with --standby, ${defaultFaults(false, true)} with --cluster, ${defaultFaults(false, false, true)} with --machine,
-               two rounds of --kinds; at most ${MAX_FAULTS})
+  --faults N   how many faults (default ${DEFAULT_FAULTS}, ${defaultFaults(false)} with --no-worker, ${defaultFaults(true, false, false, true)} with --standby, ${defaultFaults(false, true)} with --cluster,
+               ${defaultFaults(false, false, true)} with --machine, two rounds of --kinds; at most ${MAX_FAULTS})
   --seed S     seed of the random choices (default: a new one, printed): the same seed, the same faults
   --standby    hot-standby mode: the sandbox runs CLOCK_STANDBY=1 (see below)
   --cluster    cluster mode: three test hosts, host-level faults (see below)
   --machine    faults of the machine too: disks full and read-only, steps of the wall clock, a hung probe (see below)
+  --no-worker  no worker beside the clock, none of its faults (--machine and --cluster run none either)
   --kinds K,…  only these kinds of the mode, each once per round (e.g. --machine --kinds fill-log,hang-probe)
 
 --standby: PM2 runs two clock instances; exactly one is active (owns the state lock, writes the
 heartbeat, ticks), the other is the standby, waiting to take over. "The clock" a fault strikes is the
-active one, the heartbeat's writer; each round of ${STANDBY_FAULT_KINDS.length} adds a kill of the standby:
+active one, the heartbeat's writer; each round of ${STANDBY_FAULT_KINDS.length + WORKER_FAULT_KINDS.length} (${STANDBY_FAULT_KINDS.length} with --no-worker) adds a kill of the standby:
 ${STANDBY_FAULT_KINDS.map((kind) => `  ${kind.padEnd(18)} ${STANDBY_FAULT_DESCRIPTIONS[kind]}`).join('\n')}
 Healthy then means: PM2 says both clock instances and the probe online; the process table holds
 exactly PM2's two clocks; one of them writes a fresh, ticking heartbeat and says it is active, the
@@ -106,7 +117,8 @@ async function main(): Promise<number> {
   const progress = createProgress();
   // The run stops at its next step and cleans up its sandbox on the way out.
   const interruption = watchInterrupts('chaos', 'unwind');
-  const mode = `${options.standby ? ' --standby' : options.cluster ? ' --cluster' : options.machine ? ' --machine' : ''}${options.kinds ? ` --kinds ${options.kinds.join(',')}` : ''}`;
+  const noWorker = !options.worker && !options.cluster && !options.machine;
+  const mode = `${options.standby ? ' --standby' : options.cluster ? ' --cluster' : options.machine ? ' --machine' : ''}${noWorker ? ' --no-worker' : ''}${options.kinds ? ` --kinds ${options.kinds.join(',')}` : ''}`;
   if (options.machine) {
     const cannot = machineMissing();
     if (cannot) {

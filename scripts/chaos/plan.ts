@@ -19,6 +19,13 @@ export const FAULT_KINDS = [
 export const STANDBY_FAULT_KINDS = [...FAULT_KINDS, 'sigkill-standby'] as const;
 
 /**
+ * Faults of the guarded app that is not the clock: the example worker (examples/guarded-worker), which
+ * runs beside the clock unless --no-worker (or --machine) leaves it out. Each must be healed without
+ * touching the clock: the probe replaces a hung or stalled worker, PM2 a killed one.
+ */
+export const WORKER_FAULT_KINDS = ['hang-worker', 'stall-worker', 'sigkill-worker'] as const;
+
+/**
  * Faults of the machine under the clock (--machine): its disks and its wall clock, and a hung probe.
  * A run with --machine draws from these and every plain kind, each once per round.
  */
@@ -36,21 +43,28 @@ export const MACHINE_FAULT_KINDS = [
 export const MACHINE_RUN_KINDS = [...FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
 
 /** Every kind there is, in the order the report lists them. */
-export const ALL_FAULT_KINDS = [...STANDBY_FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
+export const ALL_FAULT_KINDS = [...STANDBY_FAULT_KINDS, ...WORKER_FAULT_KINDS, ...MACHINE_FAULT_KINDS] as const;
 
 export type FaultKind = (typeof ALL_FAULT_KINDS)[number];
 export type MachineFaultKind = (typeof MACHINE_FAULT_KINDS)[number];
+export type WorkerFaultKind = (typeof WORKER_FAULT_KINDS)[number];
 
 export const isMachineFault = (kind: FaultKind): kind is MachineFaultKind => (MACHINE_FAULT_KINDS as readonly FaultKind[]).includes(kind);
+export const isWorkerFault = (kind: FaultKind): kind is WorkerFaultKind => (WORKER_FAULT_KINDS as readonly FaultKind[]).includes(kind);
 
 /** The disk faults: what held the ticks is gone when the disk is freed (or writable again). */
 export const DISK_FAULTS: ReadonlySet<FaultKind> = new Set(['fill-log', 'fill-state', 'readonly-state']);
 /** The steps of the wall clock: one process's, by an hour either way, and back. */
 export const STEP_FAULTS: ReadonlySet<FaultKind> = new Set(['step-back-clock', 'step-ahead-clock', 'step-back-probe', 'step-ahead-probe']);
 
-/** The kinds a run draws from: the plain ones, and in hot-standby mode the standby's own, or with --machine the machine's. */
-export function faultKinds(standby: boolean, machine = false): readonly FaultKind[] {
-  return standby ? STANDBY_FAULT_KINDS : machine ? MACHINE_RUN_KINDS : FAULT_KINDS;
+/**
+ * The kinds a run draws from: the plain ones, and in hot-standby mode the standby's own, or with
+ * --machine the machine's; and the worker's when the worker runs. Without the worker a run's plan for
+ * a seed is what it was before the worker was added.
+ */
+export function faultKinds(standby: boolean, machine = false, worker = false): readonly FaultKind[] {
+  const kinds = standby ? STANDBY_FAULT_KINDS : machine ? MACHINE_RUN_KINDS : FAULT_KINDS;
+  return worker ? [...kinds, ...WORKER_FAULT_KINDS] : kinds;
 }
 
 export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
@@ -71,6 +85,9 @@ export const FAULT_DESCRIPTIONS: Record<FaultKind, string> = {
   'step-back-probe': "the probe's wall clock stepped back 1 h, later forward again; nothing is healed, the clock ticks on",
   'step-ahead-probe': "the probe's wall clock stepped ahead 1 h, later back again; nothing is healed, the clock ticks on",
   'hang-probe': 'kill -STOP of the probe; the clock finds it hung and SIGKILLs it, PM2 restarts it',
+  'hang-worker': 'kill -STOP of the worker; the probe finds it hung and SIGKILLs it, PM2 restarts it; the clock untouched',
+  'stall-worker': 'kill -USR2 of the worker (it beats on, no progress); the probe finds it stalled and SIGKILLs it, PM2 restarts it; the clock untouched',
+  'sigkill-worker': 'kill -9 of the worker; PM2 restarts it; the clock untouched',
 };
 
 /** The same faults in hot-standby mode, where the clock struck is the active one and a standby takes its place. */
@@ -113,7 +130,7 @@ export const WAIT_MS = { min: 500, max: 2_000 } as const;
 /**
  * The faults of a run, from its seed alone. Kinds come round-robin, each round in a shuffled order, so
  * that every kind occurs once `count` reaches the number of kinds, and no kind is more than one ahead.
- * `kinds` is FAULT_KINDS unless a mode or --kinds says otherwise: a plain run's plan for a seed never changes.
+ * `kinds` is FAULT_KINDS unless a mode, the worker or --kinds says otherwise: FAULT_KINDS' plan for a seed never changes.
  */
 export function planFaults<K extends string = FaultKind>(seed: number, count: number, threads: number, kinds: readonly K[] = FAULT_KINDS as readonly string[] as readonly K[]): PlannedFault<K>[] {
   const random = mulberry32(seed);

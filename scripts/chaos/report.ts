@@ -6,6 +6,7 @@ import type { OverlapSummary, WritersSummary } from './overlap.ts';
 import type { ProbeHeals } from './probe-heals.ts';
 import { ALL_FAULT_KINDS, type FaultKind } from './plan.ts';
 import { renderTargets } from './targets.ts';
+import { renderApart } from './apart.ts';
 
 /** One fault of a run and how it ended. */
 export interface FaultResult {
@@ -21,6 +22,13 @@ export interface FaultResult {
   falseHeals?: string[];
   /** A disk fault: ms from the fault until the clock said it held for it. */
   heldAfterMs?: number;
+  /** A stall of the worker: ms from the fault to the moment the stalled worker owed progress (its last beat seen). */
+  owedMs?: number;
+  /**
+   * Run with the worker: what the fault changed of the app it did not strike (apart.ts), a line
+   * each; empty when nothing; absent when not checked (no worker, or the fault did not recover).
+   */
+  disturbed?: string[];
 }
 
 /** Everything a chaos run found, for the verdict and the report. */
@@ -34,6 +42,10 @@ export interface ChaosOutcome {
   kinds?: FaultKind[];
   /** The probe's PROBE_HANG_MS: a hung probe's target is this + 2 s. */
   probeHangMs?: number;
+  /** The example worker ran beside the clock, with these guard settings (from its env in PM2). */
+  worker?: { hangMs: number; stallMs: number };
+  /** --no-worker: a run that would have had the worker left it out. */
+  noWorker?: boolean;
   planned: number;
   results: FaultResult[];
   /** Why the run stopped before all planned faults, if it did. */
@@ -87,6 +99,7 @@ export function verdict(outcome: ChaosOutcome): { ok: boolean; reasons: string[]
   }
   for (const result of outcome.results) {
     if (!result.recovered) reasons.push(`fault ${result.number} (${describe(result)}) did not recover: ${result.problem ?? 'unknown'}`);
+    for (const line of result.disturbed ?? []) reasons.push(`fault ${result.number}: ${line}, which it did not strike`);
   }
   if (!outcome.continuity) reasons.push('the tick continuity was not checked');
   else reasons.push(...outcome.continuity.problems);
@@ -109,7 +122,8 @@ export function verdict(outcome: ChaosOutcome): { ok: boolean; reasons: string[]
 
 export function renderReport(outcome: ChaosOutcome): string {
   const { ok, reasons } = verdict(outcome);
-  const repeat = `--faults ${outcome.planned} --seed ${outcome.seed}${outcome.standby ? ' --standby' : ''}${outcome.machine ? ' --machine' : ''}${outcome.kinds ? ` --kinds ${outcome.kinds.join(',')}` : ''}`;
+  const repeat = `--faults ${outcome.planned} --seed ${outcome.seed}${outcome.standby ? ' --standby' : ''}${outcome.machine ? ' --machine' : ''}${outcome.noWorker ? ' --no-worker' : ''}${outcome.kinds ? ` --kinds ${outcome.kinds.join(',')}` : ''}`;
+  const { worker } = outcome;
   const targets = renderTargets(outcome);
   const sections = [
     [
@@ -119,6 +133,7 @@ export function renderReport(outcome: ChaosOutcome): string {
         : outcome.machine
           ? "mode: one clock (CLOCK_STANDBY=0), and faults of the machine (--machine): LOG_DIR and STATE_DIR each a small tmpfs; clock and probe each under libfaketime with a wall clock of its own, PM2's daemon on the true time"
           : 'mode: one clock (CLOCK_STANDBY=0)',
+      ...(worker ? [`beside it: the example worker (examples/guarded-worker), under the same probe: GUARD_HANG_MS ${worker.hangMs}, GUARD_STALL_MS ${worker.stallMs}`] : []),
     ].join('\n'),
     renderTable(summarize(outcome.results)),
     ...(targets ? [targets] : []),
@@ -126,9 +141,10 @@ export function renderReport(outcome: ChaosOutcome): string {
     renderContinuity(outcome.continuity, outcome.standby),
     renderOverlap(outcome.overlap, outcome.probePeriodMs),
     renderWriters(outcome.writers),
-    ...(outcome.probeHeals ? [renderProbeHeals(outcome.probeHeals, outcome.results)] : []),
+    ...(outcome.probeHeals ? [renderProbeHeals(outcome.probeHeals, outcome.results, worker !== undefined)] : []),
+    ...(worker ? [renderApart(outcome.results)] : []),
     ok
-      ? `verdict: PASS: all ${outcome.results.length} faults recovered; no tick lost`
+      ? `verdict: PASS: all ${outcome.results.length} faults recovered; no tick lost${worker ? '; the worker\'s faults never touched the clock, nor the others the worker' : ''}`
       : `verdict: FAIL\n${reasons.map((reason) => `  - ${reason}`).join('\n')}`,
   ];
   if (outcome.evidence) sections.push(`the clock's logs and state are kept in ${outcome.evidence}`);
@@ -214,13 +230,21 @@ function renderWriters(writers: WritersSummary | undefined): string {
   ].join('\n');
 }
 
-function renderProbeHeals(heals: ProbeHeals, results: FaultResult[]): string {
-  const hangs = results.filter((result) => result.kind === 'hang-clock').length;
-  const stalls = results.filter((result) => result.kind === 'stall-clock').length;
+function renderProbeHeals(heals: ProbeHeals, results: FaultResult[], withWorker: boolean): string {
+  const count = (kind: FaultKind) => results.filter((result) => result.kind === kind).length;
+  const hangs = count('hang-clock');
+  const stalls = count('stall-clock');
+  const { worker } = heals;
   return [
     `probe heals (its log): hung ${heals.hung.length} (for ${hangs} hang-clock faults), stalled ${heals.stalled.length} (for ${stalls} stall-clock faults), ghost ${heals.ghost}, errored ${heals.errored}, duplicate ${heals.duplicate}`,
     ...(heals.unprovoked.length > 0
       ? [`  NOTE: the probe killed ${heals.unprovoked.length} clock(s) as hung or stalled that no fault had struck: pid ${heals.unprovoked.join(', ')} (see probe.err.log)`]
+      : []),
+    ...(withWorker
+      ? [`  the worker: hung ${worker.hung.length} (for ${count('hang-worker')} hang-worker faults), stalled ${worker.stalled.length} (for ${count('stall-worker')} stall-worker faults), duplicate ${worker.duplicate}`]
+      : []),
+    ...(worker.unprovoked.length > 0
+      ? [`  NOTE: the probe killed ${worker.unprovoked.length} worker(s) as hung or stalled that no fault had struck: pid ${worker.unprovoked.join(', ')} (see probe.err.log)`]
       : []),
   ].join('\n');
 }

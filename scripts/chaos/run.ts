@@ -12,7 +12,7 @@ import { injectFault } from './faults.ts';
 import { awaitRecovery, healthProblems, RECOVERY_DEADLINE_MS } from './health.ts';
 import { killAll, processesOf } from './leftovers.ts';
 import type { ChaosOptions } from './options.ts';
-import { faultKinds, planFaults, type PlannedFault } from './plan.ts';
+import { faultKinds, isWorkerFault, planFaults, type FaultKind, type PlannedFault } from './plan.ts';
 import { readWholeLog } from './pm2-logs.ts';
 import { probeHeals } from './probe-heals.ts';
 import type { Pm2Client } from '../../apps/probe/pm2-client.ts';
@@ -21,7 +21,9 @@ import { describe, verdict, type ChaosOutcome, type FaultResult } from './report
 import { watchClockOverlap } from './overlap.ts';
 import { DISK_SIZES, Machine } from './machine.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
-import { look, standbyInstance, type System } from './system.ts';
+import { look, standbyInstance, type Before, type Look, type System } from './system.ts';
+import { disturbances, type AppPids } from './apart.ts';
+import { WORKER_APP, WORKER_CONFIG, workerSpecOf, type WorkerSpec } from './worker-look.ts';
 
 /**
  * The settings of the system chaos runs against: short intervals so that many faults fit in a
@@ -61,12 +63,14 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
   const threads = settings.CLOCK_INTERVALS?.split(',').length ?? 1;
   const probePeriodMs = Number(settings.PROBE_PERIOD_MS);
   const probeHangMs = Number(settings.PROBE_HANG_MS);
-  const plan = planFaults(options.seed, options.faults, threads, options.kinds ?? faultKinds(standby, onMachine));
+  const withWorker = options.worker;
+  const plan = planFaults(options.seed, options.faults, threads, options.kinds ?? faultKinds(standby, onMachine, withWorker));
   const outcome: ChaosOutcome = {
     seed: options.seed,
     standby,
     machine: onMachine,
     ...(options.kinds ? { kinds: options.kinds } : {}),
+    ...(!withWorker && !onMachine ? { noWorker: true } : {}),
     probeHangMs,
     planned: plan.length,
     results: [],
@@ -87,11 +91,18 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       machine = await Machine.prepare(sandbox);
       progress.note(`the machine: LOG_DIR on a ${DISK_SIZES.log} tmpfs, STATE_DIR on a ${DISK_SIZES.state} tmpfs; clock and probe under libfaketime (${machine.timeFiles.clock}, ${machine.timeFiles.probe}), PM2's daemon on the true time`);
     }
-    await abortable(signal, startEcosystem(sandbox, standby, machine));
+    await abortable(signal, startEcosystem(sandbox, standby, machine, withWorker));
     // PM2's library reads PM2_HOME once, when it loads: it must load pointed at the sandbox.
     process.env.PM2_HOME = sandbox.home;
     const { Pm2Client } = await import('../../apps/probe/pm2-client.ts');
     rpc = new Pm2Client(sandbox.home);
+    let worker: WorkerSpec | undefined;
+    if (withWorker) {
+      // Its settings as PM2 launched it, from its env there: the example's own, which chaos does not repeat.
+      worker = workerSpecOf(await rpc.processList());
+      outcome.worker = { hangMs: worker.settings.hangMs, stallMs: worker.settings.stallMs };
+      progress.note(`beside the clock: the example worker (${WORKER_CONFIG}), beat ${worker.settings.heartbeat}, hung after ${worker.settings.hangMs} ms, stalled ${worker.settings.stallMs} ms late`);
+    }
     const system: System = {
       home: sandbox.home,
       stateDir: sandbox.stateDir,
@@ -104,6 +115,7 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
       threads,
       standby,
       machine,
+      worker,
     };
     // Two clock processes are the norm in hot-standby mode; a third is allowed only briefly.
     const watch = watchClockOverlap(system.identity, statePaths(sandbox.stateDir).heartbeat, standby ? STANDBY_INSTANCES : 1, undefined, onMachine);
@@ -115,7 +127,11 @@ export async function runChaos(options: ChaosOptions, progress: Progress, signal
     }
     outcome.continuity = judgeContinuity(await readWholeLog(sandbox.logDir, 'clock.out'), await readWholeLog(sandbox.logDir, 'clock.err'), onMachine);
     const struck = (kind: PlannedFault['kind']) => outcome.results.flatMap((result) => (result.kind === kind && result.target ? [result.target] : []));
-    outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), { hung: struck('hang-clock'), stalled: struck('stall-clock') });
+    outcome.probeHeals = probeHeals(await readWholeLog(sandbox.logDir, 'probe.err'), {
+      hung: struck('hang-clock'),
+      stalled: struck('stall-clock'),
+      worker: { hung: struck('hang-worker'), stalled: struck('stall-worker') },
+    });
     if (!verdict(outcome).ok) outcome.evidence = await keepEvidence(sandbox);
     return outcome;
   } finally {
@@ -133,7 +149,7 @@ async function keepEvidence(sandbox: Sandbox): Promise<string> {
   return dir;
 }
 
-async function startEcosystem(sandbox: Sandbox, standby: boolean, machine: Machine | undefined): Promise<void> {
+async function startEcosystem(sandbox: Sandbox, standby: boolean, machine: Machine | undefined, worker: boolean): Promise<void> {
   if (machine) {
     // The daemon first, on the true time; then each app with its own wall clock: PM2 passes the
     // starting command's environment to the app, and keeps it for every restart and resurrect.
@@ -143,8 +159,11 @@ async function startEcosystem(sandbox: Sandbox, standby: boolean, machine: Machi
   } else {
     await sandbox.pm2('start', ECOSYSTEM);
   }
+  // The worker as the example declares it (its ecosystem file also declares clock and probe, as the root one does).
+  if (worker) await sandbox.pm2('start', WORKER_CONFIG, '--only', WORKER_APP);
   await sandbox.onlinePid('clock');
   await sandbox.onlinePid('probe');
+  if (worker) await sandbox.onlinePid(WORKER_APP);
   if (standby) {
     await waitFor(`PM2 to report ${STANDBY_INSTANCES} clock instances online`, async () => {
       const clocks = (await sandbox.list()).filter((app) => app.name === 'clock');
@@ -157,7 +176,7 @@ async function startEcosystem(sandbox: Sandbox, standby: boolean, machine: Machi
 
 /** Each planned fault in turn; returns why it stopped early, if the system could not be brought back. */
 async function runFaults(system: System, plan: PlannedFault[], results: FaultResult[], progress: Progress, signal: AbortSignal): Promise<string | undefined> {
-  const hangs = new HangBudget();
+  const hangs = new HealBudgets();
   for (const fault of plan) {
     const unsettled = await abortable(signal, settle(system));
     if (unsettled) {
@@ -167,12 +186,12 @@ async function runFaults(system: System, plan: PlannedFault[], results: FaultRes
     }
     progress.working(fault.number - 1, plan.length, `next: ${describe(fault)} after ${fault.waitMs} ms`);
     await sleep(fault.waitMs, undefined, { signal });
-    const healedByProbe = fault.kind === 'hang-clock' || fault.kind === 'stall-clock';
-    if (healedByProbe) await abortable(signal, hangs.waitForRoom(system, progress));
+    const healedByProbe = PROBE_HEALS[fault.kind];
+    if (healedByProbe) await abortable(signal, hangs.waitForRoom(system, healedByProbe, progress));
     const result = await abortable(signal, breakAndWatch(system, fault));
     results.push(result);
     if (result.recovered) {
-      if (healedByProbe) hangs.healed();
+      if (healedByProbe) hangs.healed(healedByProbe);
       const held = result.heldAfterMs === undefined ? '' : ` (held ${(result.heldAfterMs / 1000).toFixed(1)} s after the fault)`;
       progress.update(fault.number, plan.length, `${describe(fault)}: recovered in ${result.recoveryMs} ms${held}`);
     } else {
@@ -189,14 +208,29 @@ async function breakAndWatch(system: System, fault: PlannedFault): Promise<Fault
     const injected = await injectFault(system, fault);
     const { before, machine } = injected;
     const struck = ['sigkill-probe', 'hang-probe', 'step-back-probe', 'step-ahead-probe'].includes(fault.kind) ? before.probePid : undefined;
-    const target = { 'sigkill-standby': before.standbyPid, 'kill-daemon': before.daemonPid }[fault.kind as string] ?? struck ?? before.clockPid;
+    const struckWorker = isWorkerFault(fault.kind) ? before.workerPid : undefined;
+    const target = { 'sigkill-standby': before.standbyPid, 'kill-daemon': before.daemonPid }[fault.kind as string] ?? struck ?? struckWorker ?? before.clockPid;
     const recovery = machine?.problem ? undefined : await awaitRecovery(system, injected);
     const ofMachine = machine ? { falseHeals: machine.falseHeals, ...(machine.heldAfterMs === undefined ? {} : { heldAfterMs: machine.heldAfterMs }) } : {};
     if (!recovery) return { ...base, recovered: false, recoveryMs: undefined, problem: machine?.problem, target, ...ofMachine };
-    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem, target, ...ofMachine };
+    const owed = fault.kind === 'stall-worker' && recovery.owedAfterMs !== undefined ? { owedMs: recovery.owedAfterMs } : {};
+    // Once healed, the app the fault did not strike must still be the process it was.
+    const apart = system.worker && recovery.recovered ? { disturbed: disturbances(fault.kind, pidsBefore(before), pidsOf(await look(system))) } : {};
+    return { ...base, recovered: recovery.recovered, recoveryMs: recovery.recoveryMs, problem: recovery.problem, target, ...ofMachine, ...owed, ...apart };
   } catch (error) {
     return { ...base, recovered: false, recoveryMs: undefined, problem: `could not be done: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+// The faults the probe heals, by the app it heals: each app has a heal budget of its own.
+const PROBE_HEALS: Partial<Record<FaultKind, string>> = { 'hang-clock': 'clock', 'stall-clock': 'clock', 'hang-worker': WORKER_APP, 'stall-worker': WORKER_APP };
+
+function pidsBefore(before: Before): AppPids {
+  return { clock: before.clockPid, standby: before.standbyPid, worker: before.workerPid };
+}
+
+function pidsOf(seen: Look): AppPids {
+  return { clock: seen.clock?.pid ?? 0, standby: standbyInstance(seen.instances, seen.clock)?.pid ?? 0, worker: seen.worker?.app?.pid ?? 0 };
 }
 
 /** Waits until healthy and settled (ready for over SETTLED_MS); returns what is wrong if that does not come. */
@@ -215,6 +249,12 @@ async function settle(system: System): Promise<string | undefined> {
         // --machine judges the probe too (no fault of the machine but a hung probe may replace it):
         // like the clock, it is struck only once it has been up a moment, not while still starting.
         if (problems.length === 0 && system.machine && seen.probe && seen.at - seen.probe.launchedAt < SETTLED_MS) problems = ['the probe has not been up long'];
+        // A worker struck within PM2's min_uptime of its start counts as an unstable restart, and
+        // enough of those make PM2 give up on it: a fault lands only on a worker up a moment.
+        if (problems.length === 0 && seen.worker?.app && seen.at - seen.worker.app.launchedAt < SETTLED_MS) problems = ['the worker has not been up long'];
+        // The probe takes up an app it did not guard at its next full list of PM2 (every few seconds):
+        // a fault of the worker before that would time the probe finding the app, not healing it.
+        if (problems.length === 0 && seen.worker && seen.probe?.metrics?.[`${WORKER_APP} is`] !== 'healthy') problems = ["the probe does not say it guards the worker (its 'worker is' metric) yet"];
         return problems.length === 0;
       },
       RECOVERY_DEADLINE_MS,
@@ -232,35 +272,36 @@ async function repair(system: System): Promise<void> {
   if (daemon === undefined || !isAlive(daemon)) await system.pm2('resurrect').catch(() => {});
   const seen = await look(system);
   // By PM2 id: in hot-standby mode `pm2 restart clock` would restart the healthy instance too.
-  for (const app of [...seen.instances, seen.probe]) {
+  for (const app of [...seen.instances, seen.probe, seen.worker?.app]) {
     if (app && app.status !== 'online') await system.pm2('restart', String(app.pmId)).catch(() => {});
   }
 }
 
 /**
- * The probe heals at most MAX_HEALS times in WINDOW_MS, then backs off (apps/probe/heal-budget.ts):
- * a hang or stall beyond that would measure the back-off, not the heal. Each probe process has its own budget.
+ * The probe heals an app at most MAX_HEALS times in WINDOW_MS, then backs off (apps/probe/heal-budget.ts):
+ * a hang or stall beyond that would measure the back-off, not the heal. Each probe process has its
+ * own budgets, one per app it guards.
  */
-class HangBudget {
+class HealBudgets {
   private probePid = 0;
-  private healedAt: number[] = [];
+  private healedAt = new Map<string, number[]>();
 
-  async waitForRoom(system: System, progress: Progress): Promise<void> {
+  async waitForRoom(system: System, app: string, progress: Progress): Promise<void> {
     const probePid = (await look(system)).probe?.pid ?? 0;
     if (probePid !== this.probePid) {
       this.probePid = probePid;
-      this.healedAt = [];
+      this.healedAt.clear();
     }
-    const recent = this.healedAt.filter((at) => at > Date.now() - WINDOW_MS);
+    const recent = (this.healedAt.get(app) ?? []).filter((at) => at > Date.now() - WINDOW_MS);
     if (recent.length < MAX_HEALS) return;
     // A second to spare: a heal is noted here only once the probe has made it.
     const waitMs = (recent[0] ?? 0) + WINDOW_MS + 1_000 - Date.now();
-    progress.note(`waiting ${Math.ceil(waitMs / 1000)} s before the next hang: the probe heals at most ${MAX_HEALS} times in ${WINDOW_MS / 1000} s`);
+    progress.note(`waiting ${Math.ceil(waitMs / 1000)} s before the next hang of ${app}: the probe heals it at most ${MAX_HEALS} times in ${WINDOW_MS / 1000} s`);
     await sleep(waitMs);
   }
 
-  healed(): void {
-    this.healedAt.push(Date.now());
+  healed(app: string): void {
+    this.healedAt.set(app, [...(this.healedAt.get(app) ?? []), Date.now()]);
   }
 }
 

@@ -7,8 +7,9 @@ import { clocksOfState } from './clock-processes.ts';
 import type { Machine } from './machine.ts';
 import { sizeOf } from './pm2-logs.ts';
 import { pm2AppOf, type Pm2App, type Pm2Client, type RawPm2Process } from '../../apps/probe/pm2-client.ts';
+import { lookAtWorker, type WorkerSpec, type WorkerView } from './worker-look.ts';
 
-/** The running system chaos breaks: one PM2 daemon with its clock and probe, their state and logs. */
+/** The running system chaos breaks: one PM2 daemon with its clock and probe (and the worker), their state and logs. */
 export interface System {
   home: string;
   stateDir: string;
@@ -25,6 +26,8 @@ export interface System {
   standby: boolean;
   /** --machine: the disks and wall clocks under the sandbox, for the faults of the machine. */
   machine?: Machine | undefined;
+  /** The example worker beside the clock, as PM2 launched it; absent with --no-worker or --machine. */
+  worker?: WorkerSpec | undefined;
 }
 
 /** One PM2 instance of the clock, with the role it last published to PM2 (hot standby: 'active' or 'standby'). */
@@ -49,6 +52,8 @@ export interface Look {
   /** Pids of the clocks of this state in the process table. */
   clocks: number[];
   heartbeat: Heartbeat | undefined;
+  /** The worker, when the system runs one. */
+  worker?: WorkerView | undefined;
 }
 
 export async function look(system: System): Promise<Look> {
@@ -62,6 +67,7 @@ export async function look(system: System): Promise<Look> {
   const heartbeat = await readHeartbeat(statePaths(system.stateDir).heartbeat);
   const instances = list.filter((app) => app.name === 'clock').map(clockInstanceOf);
   const probe = list.find((app) => app.name === 'probe');
+  const worker = system.worker && (await lookAtWorker(system.worker, list));
   return {
     at: Date.now(),
     clock: tickingInstance(instances, heartbeat),
@@ -71,6 +77,7 @@ export async function look(system: System): Promise<Look> {
     daemonPid: system.rpc.daemonPid(),
     clocks: clocksOfState(system.identity).map((proc) => proc.pid),
     heartbeat,
+    ...(worker ? { worker } : {}),
   };
 }
 
@@ -106,6 +113,8 @@ export interface Before {
   standbyPid: number;
   standbyPmId: number;
   probePid: number;
+  /** The worker PM2 ran (0 when the system runs none, or PM2 had none online). */
+  workerPid: number;
   daemonPid: number | undefined;
   outSize: number;
   errSize: number;
@@ -120,6 +129,7 @@ export async function before(system: System, seen: Look): Promise<Before> {
     standbyPid: standby?.pid ?? 0,
     standbyPmId: standby?.pmId ?? -1,
     probePid: seen.probe?.pid ?? 0,
+    workerPid: seen.worker?.app?.status === 'online' ? seen.worker.app.pid : 0,
     daemonPid: seen.daemonPid,
     outSize: await sizeOf(logs.out),
     errSize: await sizeOf(logs.err),

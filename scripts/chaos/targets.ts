@@ -1,6 +1,7 @@
 import { median } from '../lib/stats.ts';
 import { DISK_FAULTS, STEP_FAULTS, type FaultKind } from './plan.ts';
 import type { ChaosOutcome, FaultResult } from './report.ts';
+import { workerTargets } from './worker-targets.ts';
 
 /**
  * The targets issue 17 set for the faults of the machine, judged on a run's figures. They are the
@@ -35,13 +36,21 @@ export function machineTargets(outcome: ChaosOutcome): Target[] {
   return targets;
 }
 
+/** The run's targets, a group for the machine's and one for the worker's (worker-targets.ts); undefined if it had none. */
 export function renderTargets(outcome: ChaosOutcome): string | undefined {
-  const targets = machineTargets(outcome);
-  if (targets.length === 0) return undefined;
-  return [
-    'targets for faults of the machine (judged here; the verdict below judges heals and ticks):',
-    ...targets.flatMap((target) => [`  ${target.goal}`, ...target.measured.map((line) => `    ${line}`), `    ${target.met ? 'met' : `NOT MET: ${target.why}`}`]),
-  ].join('\n');
+  const groups = [
+    { title: 'targets for faults of the machine', targets: machineTargets(outcome) },
+    { title: 'targets for faults of the worker', targets: workerTargets(outcome) },
+  ].filter((group) => group.targets.length > 0);
+  if (groups.length === 0) return undefined;
+  return groups
+    .map(({ title, targets }) =>
+      [
+        `${title} (judged here; the verdict below judges heals and ticks):`,
+        ...targets.flatMap((target) => [`  ${target.goal}`, ...target.measured.map((line) => `    ${line}`), `    ${target.met ? 'met' : `NOT MET: ${target.why}`}`]),
+      ].join('\n'),
+    )
+    .join('\n\n');
 }
 
 function diskTarget(outcome: ChaosOutcome): Target {

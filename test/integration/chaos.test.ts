@@ -8,7 +8,7 @@ import { PROJECT_ROOT } from '../../apps/shared/config.ts';
 import { statePaths } from '../../apps/shared/state-dir.ts';
 import { judgeContinuity } from '../../scripts/chaos/continuity-verdict.ts';
 import { processesOf } from '../../scripts/chaos/leftovers.ts';
-import { FAULT_KINDS, STANDBY_FAULT_KINDS } from '../../scripts/chaos/plan.ts';
+import { FAULT_KINDS, STANDBY_FAULT_KINDS, WORKER_FAULT_KINDS } from '../../scripts/chaos/plan.ts';
 import { createSandbox, ECOSYSTEM, type Sandbox } from '../../scripts/lib/pm2-sandbox.ts';
 import { isAlive, waitFor } from '../../scripts/lib/wait.ts';
 import { tickCount } from '../helpers/clock-log.ts';
@@ -53,18 +53,21 @@ function leftoversOf(stderr: string): { home: string; processes: number[]; dirEx
 
 const Run = suite('npm run chaos: a real run, one fault of each kind');
 
-Run('every fault recovers, no tick is lost, and nothing of it is left afterwards', async () => {
-  const run = await runChaos(['--faults', String(FAULT_KINDS.length), '--seed', '1'], 90_000);
+Run('every fault recovers, the worker\'s too, no tick is lost, and nothing of it is left afterwards', async () => {
+  const kinds = [...FAULT_KINDS, ...WORKER_FAULT_KINDS];
+  const run = await runChaos(['--faults', String(kinds.length), '--seed', '1'], 120_000);
   assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
-  for (const kind of FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
-  assert.match(run.stdout, /^all\s+8\s+8\/8\s/m);
+  for (const kind of kinds) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
+  assert.match(run.stdout, /^all\s+11\s+11\/11\s/m);
   assert.match(run.stdout, /^mode: one clock \(CLOCK_STANDBY=0\)$/m);
+  assert.match(run.stdout, /^beside it: the example worker \(examples\/guarded-worker\)/m);
+  assert.match(run.stdout, /^the clock and the worker apart: 3 of 3 faults of the worker left the clock the same process; 7 of 7 faults of the clock and the probe left the worker so/m);
   assert.not.match(run.stdout, 'sigkill-standby');
   assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
   assert.match(run.stdout, /^tick continuity: \d+ ticks of 2 threads over \d+ runs; no tick missing$/m);
   assert.match(run.stdout, /^ {2}1 fresh starts at run 1 after a damaged checkpoint/m);
-  assert.match(run.stdout, 'verdict: PASS: all 8 faults recovered; no tick lost');
-  assert.match(run.stderr, 'seed 1: npm run chaos -- --faults 8 --seed 1 repeats this run');
+  assert.match(run.stdout, "verdict: PASS: all 11 faults recovered; no tick lost; the worker's faults never touched the clock, nor the others the worker");
+  assert.match(run.stderr, 'seed 1: npm run chaos -- --faults 11 --seed 1 repeats this run');
   const left = leftoversOf(run.stderr);
   assert.equal(left.processes, [], 'processes of its sandbox are still running');
   assert.not.ok(left.dirExists, 'its sandbox directory is still there');
@@ -72,7 +75,8 @@ Run('every fault recovers, no tick is lost, and nothing of it is left afterwards
 
 Run('--standby: the same faults on a hot-standby pair, and a kill of the standby; every one recovered, no tick lost', async () => {
   const started = Date.now();
-  const run = await runChaos(['--faults', String(STANDBY_FAULT_KINDS.length), '--seed', '3', '--standby'], 90_000);
+  // Without the worker, whose faults the plain run above has: this one is about the pair.
+  const run = await runChaos(['--faults', String(STANDBY_FAULT_KINDS.length), '--seed', '3', '--standby', '--no-worker'], 90_000);
   assert.is(run.code, 0, `exit ${run.code}\n${run.stdout}\n${run.stderr}`);
   assert.match(run.stdout, /^mode: hot standby \(CLOCK_STANDBY=1\)/m);
   for (const kind of STANDBY_FAULT_KINDS) assert.match(run.stdout, new RegExp(`^${kind}\\s+1\\s+1/1\\s+\\d+ ms`, 'm'), `${kind} not reported recovered`);
@@ -83,7 +87,8 @@ Run('--standby: the same faults on a hot-standby pair, and a kill of the standby
   assert.match(run.stdout, /^2 clock processes at a time \(the active and the standby\): at most [23] at once/m);
   assert.match(run.stdout, /^one ticking clock at a time: never two at once$/m);
   assert.match(run.stdout, 'verdict: PASS: all 9 faults recovered; no tick lost');
-  assert.match(run.stderr, 'seed 3: npm run chaos -- --faults 9 --seed 3 --standby repeats this run');
+  assert.match(run.stderr, 'seed 3: npm run chaos -- --faults 9 --seed 3 --standby --no-worker repeats this run');
+  assert.not.match(run.stdout, 'beside it: the example worker');
   const left = leftoversOf(run.stderr);
   assert.equal(left.processes, [], 'processes of its sandbox are still running');
   assert.not.ok(left.dirExists, 'its sandbox directory is still there');

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FAULT_DESCRIPTIONS, FAULT_KINDS, faultKinds, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, planFaults, STANDBY_FAULT_KINDS, WAIT_MS } from '../../scripts/chaos/plan.ts';
+import { ALL_FAULT_KINDS, FAULT_DESCRIPTIONS, FAULT_KINDS, faultKinds, isWorkerFault, MACHINE_FAULT_KINDS, MACHINE_RUN_KINDS, planFaults, STANDBY_FAULT_KINDS, WAIT_MS, WORKER_FAULT_KINDS } from '../../scripts/chaos/plan.ts';
 import { mulberry32, randomInt, shuffle } from '../../scripts/chaos/prng.ts';
 
 const Prng = suite('mulberry32');
@@ -119,8 +119,30 @@ Plan('--machine: every round of 16 holds each plain kind and each kind of the ma
   assert.not.ok(planFaults(3, 200, 2).some((fault) => (MACHINE_FAULT_KINDS as readonly string[]).includes(fault.kind)));
 });
 
-Plan('every kind has a description, for --help', () => {
-  for (const kind of [...MACHINE_RUN_KINDS, ...STANDBY_FAULT_KINDS]) assert.ok(FAULT_DESCRIPTIONS[kind].length > 20, kind);
+Plan('with the worker: every round of 11 (12 in hot standby) also holds each kind of the worker once; without it, the plan is as it was', () => {
+  assert.equal([...WORKER_FAULT_KINDS], ['hang-worker', 'stall-worker', 'sigkill-worker']);
+  assert.equal(faultKinds(false, false, true), [...FAULT_KINDS, ...WORKER_FAULT_KINDS]);
+  assert.equal(faultKinds(true, false, true), [...STANDBY_FAULT_KINDS, ...WORKER_FAULT_KINDS]);
+  for (const standby of [false, true]) {
+    const kinds = faultKinds(standby, false, true);
+    for (const seed of [1, 5, 77]) {
+      const plan = planFaults(seed, 4 * kinds.length, 2, kinds);
+      for (let start = 0; start < plan.length; start += kinds.length) {
+        const round = plan.slice(start, start + kinds.length).map((fault) => fault.kind);
+        assert.equal([...round].sort(), [...kinds].sort(), `standby ${standby}, seed ${seed}, round from fault ${start + 1}`);
+      }
+      assert.ok(plan.every((fault) => fault.thread === 0 || fault.kind === 'crash-thread'));
+    }
+  }
+  // The worker's kinds are drawn only when asked for: seed 1's plain plan is still the recorded one.
+  assert.equal(planFaults(1, 10, 2, faultKinds(false, false, false)).map((fault) => [fault.kind, fault.waitMs, fault.thread]), SEED_1_PLAIN);
+  assert.not.ok(planFaults(3, 200, 2, faultKinds(true)).some((fault) => isWorkerFault(fault.kind)));
+  assert.ok(WORKER_FAULT_KINDS.every((kind) => isWorkerFault(kind)) && !FAULT_KINDS.some((kind) => isWorkerFault(kind)));
+});
+
+Plan('every kind has a description, for --help, and a place in the report', () => {
+  for (const kind of [...MACHINE_RUN_KINDS, ...STANDBY_FAULT_KINDS, ...WORKER_FAULT_KINDS]) assert.ok(FAULT_DESCRIPTIONS[kind].length > 20, kind);
+  for (const kind of WORKER_FAULT_KINDS) assert.ok((ALL_FAULT_KINDS as readonly string[]).includes(kind), kind);
 });
 
 Plan.run();

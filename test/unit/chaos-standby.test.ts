@@ -311,9 +311,10 @@ const PROBE_LOG = [
 const none = { hung: [], stalled: [] };
 
 Heals('counted by kind; a clock killed as hung or stalled that no fault struck is singled out', () => {
-  assert.equal(probeHeals(PROBE_LOG, { hung: [4980], stalled: [5120] }), { hung: [4980, 7168], stalled: [5120], ghost: 1, errored: 1, duplicate: 1, unprovoked: [7168] });
+  const noWorker = { hung: [], stalled: [], duplicate: 0, unprovoked: [] };
+  assert.equal(probeHeals(PROBE_LOG, { hung: [4980], stalled: [5120] }), { hung: [4980, 7168], stalled: [5120], ghost: 1, errored: 1, duplicate: 1, unprovoked: [7168], worker: noWorker });
   assert.equal(probeHeals(PROBE_LOG, { hung: [4980, 7168], stalled: [] }).unprovoked, [5120]);
-  assert.equal(probeHeals('', none), { hung: [], stalled: [], ghost: 0, errored: 0, duplicate: 0, unprovoked: [] });
+  assert.equal(probeHeals('', none), { hung: [], stalled: [], ghost: 0, errored: 0, duplicate: 0, unprovoked: [], worker: noWorker });
 });
 
 Heals('the report says them, and notes an unprovoked kill without failing the run for it', () => {
