@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { GuardBeat, GuardSettings } from '../shared/guard-contract.ts';
+import { unchangedLimitMs, type GuardBeat, type GuardSettings } from '../shared/guard-contract.ts';
 import { pm2PulseOf } from '../shared/pm2-pulse.ts';
 import { isLiving } from '../shared/proc-stat.ts';
 import { Duplicates } from './duplicates.ts';
@@ -397,6 +397,22 @@ export class AppGuard {
       if (!this.mayHeal('duplicate')) return;
       this.duplicates.terminate(proc);
     }
+  }
+
+  /**
+   * ms from `now` until this app's beat, if it stays unchanged, crosses its hang or its stall limit;
+   * undefined when no such moment is coming (no beat of its own, or its pulse only through PM2). The
+   * probe looks again at that moment rather than at the end of its period: a look quantized to the
+   * period made a hang found up to a period late, on top of the period the beat's first sight can lag.
+   */
+  nextLimitInMs(now: number): number | undefined {
+    const seen = this.lastSeen?.seen;
+    const sighting = this.pulseSeen;
+    if (!seen?.beat || !seen.beatIsOwn || !sighting || seen.pm2Pulse) return undefined;
+    const { hangMs, stallMs } = this.options.app.settings;
+    // A file that is no beat is judged only by its silence; just past the limit: it is crossed when the time seen unchanged is more than it.
+    const limitMs = seen.beatUnusable ? hangMs : unchangedLimitMs(seen.beat, hangMs, stallMs);
+    return sighting.since + limitMs + 1 - now;
   }
 
   /** What `pm2 monit` shows of this app, under its name. */

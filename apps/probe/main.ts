@@ -69,5 +69,5 @@ log(`watching every app under guard in PM2 (${pm2.home}) every ${config.periodMs
 while (running) {
   const started = performance.now();
   await probe.check();
-  await sleep(Math.max(0, config.periodMs - (performance.now() - started)));
+  await sleep(probe.nextLookInMs(started, performance.now()));
 }

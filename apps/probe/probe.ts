@@ -23,6 +23,8 @@ const PUBLISH_EVERY_MS = 1_000;
 // Beyond the scans an app calls for (app-guard.ts), the process table is scanned for instances PM2
 // does not own this often, as a safety net: one scan for every guarded app at once.
 const SAFETY_SCAN_EVERY_MS = 60_000;
+// Looks at a limit's moment come no closer together than this: a moment is never a reason to spin.
+const MIN_LOOK_GAP_MS = 20;
 
 /**
  * One probe for every guarded app of its PM2 daemon: each period it takes PM2's view once, finds the
@@ -64,6 +66,20 @@ export class Probe {
     for (const guard of this.guards.values()) await guard.check(roundStart, daemonPid);
     await this.scanIfWanted(roundStart);
     this.publish(roundStart);
+  }
+
+  /**
+   * ms from `now` until the next look: the end of the period that began at `roundStart`, or sooner
+   * where an app's unchanged beat is about to cross one of its limits (AppGuard.nextLimitInMs), but
+   * never sooner than MIN_LOOK_GAP_MS after this one.
+   */
+  nextLookInMs(roundStart: number, now: number): number {
+    let next = roundStart + this.options.periodMs - now;
+    for (const guard of this.guards.values()) {
+      const limit = guard.nextLimitInMs(now);
+      if (limit !== undefined && limit > 0) next = Math.min(next, limit);
+    }
+    return Math.max(MIN_LOOK_GAP_MS, next);
   }
 
   /**

@@ -131,6 +131,16 @@ export function overdueMs(beat: GuardBeat, unchangedMs: number, stallMs: number)
   return overdue > stallMs ? overdue : undefined;
 }
 
+/**
+ * How long `beat` can stay unchanged before it is judged hung (more than `hangMs`) or stalled
+ * (overdueMs defined): the moment, counted from the first sight of this beat, at which the probe's
+ * next look decides. The same rules as above, told as a time.
+ */
+export function unchangedLimitMs(beat: GuardBeat, hangMs: number, stallMs: number): number {
+  if (!beat.ready || beat.owedInMs === null || (beat.held?.length ?? 0) > 0) return hangMs;
+  return Math.min(hangMs, beat.owedInMs + stallMs);
+}
+
 function isWhole(value: unknown): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }

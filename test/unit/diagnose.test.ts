@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { GuardBeat } from '../../apps/shared/guard-contract.ts';
+import { unchangedLimitMs, type GuardBeat } from '../../apps/shared/guard-contract.ts';
 import { diagnose, type Observation } from '../../apps/probe/diagnose.ts';
 import type { Pm2App } from '../../apps/probe/pm2-client.ts';
 
@@ -109,6 +109,23 @@ Diagnose('stalled: owed progress later than GUARD_STALL_MS past its moment; an i
   assert.is(diagnose(seen({ beat: beat(100, 0, null), beatAgeMs: 200 })).kind, 'healthy');
   // Not ready yet: starting, never stalled.
   assert.is(diagnose(seen({ beat: { ...beat(100, 0, -60_000), ready: false }, beatAgeMs: 200 })).kind, 'healthy');
+});
+
+Diagnose('unchangedLimitMs is the moment the rules decide: at it the app is neither hung nor stalled, just past it one of them', () => {
+  const cases: [string, GuardBeat, string][] = [
+    ['owes its next within 1 s', beat(100, 0, 1_000), 'hung'],
+    ['owes progress soon', beat(100, 0, -2_500), 'stalled'],
+    ['overdue already', beat(100, 0, -2_950), 'stalled'],
+    ['idle: owes nothing', beat(100, 0, null), 'hung'],
+    ['not ready', { ...beat(100, 0, -60_000), ready: false }, 'hung'],
+    ['held', { ...beat(100, 0, -60_000), held: [{ on: 'disk', why: 'ENOSPC', forMs: 10 }] }, 'held'],
+  ];
+  for (const [what, one, after] of cases) {
+    const limit = unchangedLimitMs(one, 3_000, 3_000);
+    assert.ok(limit <= 3_000, `${what}: never later than the hang limit (${limit})`);
+    assert.ok(['healthy', 'held'].includes(diagnose(seen({ beat: one, beatAgeMs: Math.max(0, limit) })).kind), `${what}: at ${limit} ms`);
+    assert.is(diagnose(seen({ beat: one, beatAgeMs: Math.max(0, limit) + 1 })).kind, after === 'held' ? 'hung' : after, `${what}: at ${limit + 1} ms`);
+  }
 });
 
 Diagnose.run();
