@@ -1,5 +1,5 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, writeSync } from 'node:fs';
-import { lstat, open, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { LatestWriter, writeFileWhole } from '../shared/atomic-write.ts';
 import { lookAtProbePulse, serializeProbePulse, type ProbePulse } from '../shared/probe-pulse.ts';
