@@ -4,7 +4,7 @@ import { Guard } from '../guard/guard.ts';
 import { LatestWriter, removeLeftoverTempFiles, writeFileDurably } from '../shared/atomic-write.ts';
 import type { ClockConfig } from '../shared/config.ts';
 import { HEARTBEAT_PERIOD_MS, type Heartbeat } from '../shared/heartbeat.ts';
-import { publishMetrics, registerAction, signalReady, type Metric } from '../shared/pm2-ipc.ts';
+import { publishMetrics, registerAction, type Metric } from '../shared/pm2-ipc.ts';
 import { readProcStat } from '../shared/proc-stat.ts';
 import { statePaths, waitForStateDir } from '../shared/state-dir.ts';
 import { formatTickLine } from '../shared/tick-line.ts';
@@ -217,10 +217,10 @@ export class Clock {
   private clusterMode(config: NonNullable<ClockConfig['cluster']>): ClusterMode {
     return new ClusterMode(config, this.paths.clusterLease, {
       following: () => {
-        // A follower owes no tick: it is ready as a follower can be, and never stalled.
+        // A follower owes no tick: it is ready as a follower can be, and never stalled. Its guard
+        // beats already (start() begins beating before the campaign), and says ready to PM2 too.
         this.oweTicks(false);
-        if (this.guard) void this.guard.ready();
-        else signalReady();
+        void this.guard?.ready();
         publishMetrics({ role: { value: 'follower' } });
       },
       deposed: (line) => {

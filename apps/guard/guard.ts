@@ -109,11 +109,6 @@ export class Guard {
     signalReady();
   }
 
-  /** Resolves once every beat so far is written (or has failed and been said). */
-  async flush(): Promise<void> {
-    await this.file?.flush();
-  }
-
   /**
    * The app made progress now, and owes the next within `withinMs`; without it, within the span it
    * last promised (or owes none, if it never promised any).

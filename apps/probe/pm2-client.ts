@@ -52,7 +52,7 @@ const CALL_TIMEOUT_MS = 5_000;
 /**
  * One entry of PM2's process list, as the rest of the project sees an app. `envs`, where given, keeps
  * each launch's env (keyed by pm_id and launch time: PM2 changes an app's env only by launching it
- * again), so that a list fetched every two seconds does not rebuild every app's environment.
+ * again), so that a list fetched every few seconds does not rebuild every app's environment.
  */
 export function pm2AppOf(app: RawPm2Process, envs?: Map<number, { launchedAt: number; env: Record<string, string> }>): Pm2App {
   let env = envs?.get(app.pm_id);

@@ -120,15 +120,14 @@ export class Probe {
     for (const name of new Set(apps.map((app) => app.name))) {
       const instance = apps.find((app) => app.name === name) as Pm2App;
       if (name === process.env.name || instance.pid === process.pid) continue;
-      try {
-        const guarded = this.declarationOf(instance);
-        if (guarded) declared.set(name, guarded);
-        else this.drop(name, `${name} is no longer under guard (no GUARD_HEARTBEAT in its env)`);
-        this.badSettings.delete(name);
-      } catch (error) {
-        if (!(error instanceof GuardSettingError)) throw error;
-        this.refuse(name, error.message);
+      const guarded = this.declarationOf(instance);
+      if (guarded instanceof GuardSettingError) {
+        this.refuse(name, guarded.message);
+        continue;
       }
+      if (guarded) declared.set(name, guarded);
+      else this.drop(name, `${name} is no longer under guard (no GUARD_HEARTBEAT in its env)`);
+      this.badSettings.delete(name);
     }
     for (const [name, guarded] of declared) {
       const sharing = [...declared].filter(([other, app]) => other !== name && pathKey(app.settings.heartbeat) === pathKey(guarded.settings.heartbeat)).map(([other]) => other);
@@ -155,15 +154,13 @@ export class Probe {
 
   /**
    * What an app declares, worked out again only when PM2 launched it again (a new env object: see
-   * pm2AppOf) or runs another script: the list is fetched every two seconds, and resolving the
-   * script's real path for every app each time was a tenth of the probe's CPU with 20 apps.
+   * pm2AppOf) or runs another script: the list is fetched every few seconds, and resolving the
+   * script's real path for every app each time was a tenth of the probe's CPU with 20 apps. A bad
+   * setting is returned as its GuardSettingError, to be said (once) by the caller.
    */
-  private declarationOf(app: Pm2App): GuardedApp | undefined {
+  private declarationOf(app: Pm2App): GuardedApp | undefined | GuardSettingError {
     const known = this.declarations.get(app.name);
-    if (known && known.env === app.env && known.execPath === app.execPath && known.cwd === app.cwd && known.interpreter === app.interpreter) {
-      if (known.outcome instanceof GuardSettingError) throw known.outcome;
-      return known.outcome;
-    }
+    if (known && known.env === app.env && known.execPath === app.execPath && known.cwd === app.cwd && known.interpreter === app.interpreter) return known.outcome;
     let outcome: GuardedApp | undefined | GuardSettingError;
     try {
       outcome = guardedAppOf(app, this.options.user);
@@ -172,7 +169,6 @@ export class Probe {
       outcome = error;
     }
     this.declarations.set(app.name, { env: app.env, execPath: app.execPath, cwd: app.cwd, interpreter: app.interpreter, outcome });
-    if (outcome instanceof GuardSettingError) throw outcome;
     return outcome;
   }
 
